@@ -1,0 +1,1 @@
+"""The `anymo-sim` command-line application (Typer + rich)."""

@@ -1,0 +1,95 @@
+// CPU driver: OpenMP loops over (frame, element) for each stage of each chunk.
+#include <vector>
+
+#include "anymo/drivers.h"
+
+namespace anymo {
+
+namespace {
+
+template <class Positions>
+int64_t pose_stage(const ImuProblem& pb, const ChunkPlan& c, const Positions& X, double* pos,
+                   double* rot) {
+  const int64_t n = (c.s1 - c.s0) * pb.P;
+  int64_t degenerate = 0;
+#pragma omp parallel for schedule(static) reduction(+ : degenerate)
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = c.s0 + i / pb.P, p = i % pb.P;
+    const int d = pose_placement(pb, X, t, p, pos + i * 3, rot + i * 9);
+    if (t >= c.c0 && t < c.c1) degenerate += d;  // halo frames are counted by their own chunk
+  }
+  return degenerate;
+}
+
+}  // namespace
+
+int64_t run_cpu(ImuProblem pb) {
+  const int64_t H = lowpass_half_width(pb);
+  std::vector<double> taps(2 * H + 1);
+  lowpass_taps(pb, H, taps.data());
+  pb.taps = taps.data();
+  pb.half_width = H;
+  if (pb.chunk < 1) pb.chunk = 1;
+
+  std::vector<double> skin, pos, rot, raw;
+  int64_t degenerate = 0;
+  const int64_t P = pb.P;
+  for (int64_t c0 = 0; c0 < pb.T; c0 += pb.chunk) {
+    const ChunkPlan c = plan_chunk(pb, c0);
+    const int64_t ns = c.s1 - c.s0;
+    pos.resize(ns * P * 3);
+    rot.resize(ns * P * 9);
+    if (pb.skinned) {
+      skin.resize(ns * pb.n_items * 3);
+      const int64_t n = ns * pb.n_items;
+      double* out = skin.data();
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const V3 x = skin_item(pb, c.s0 + i / pb.n_items, i % pb.n_items);
+        out[i * 3] = x.x; out[i * 3 + 1] = x.y; out[i * 3 + 2] = x.z;
+      }
+      degenerate += pose_stage(pb, c, ScratchPositions{skin.data(), pb.n_items, c.s0},
+                               pos.data(), rot.data());
+    } else if (pb.vertices_f64) {
+      degenerate += pose_stage(pb, c, MeshPositions<double>{(const double*)pb.vertices, pb.V},
+                               pos.data(), rot.data());
+    } else {
+      degenerate += pose_stage(pb, c, MeshPositions<float>{(const float*)pb.vertices, pb.V},
+                               pos.data(), rot.data());
+    }
+    const double* ps = pos.data();
+    const double* rs = rot.data();
+    if (H == 0) {
+      const int64_t n = (c.c1 - c.c0) * P;
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t t = c.c0 + i / P, p = i % P;
+        V3 f, w;
+        imu_sample(pb, ps, rs, c.s0, t, p, f, w);
+        store_sample(pb, ps, rs, c.s0, t, p, f, w);
+      }
+    } else {
+      raw.resize((c.r1 - c.r0) * P * 6);
+      double* r = raw.data();
+      const int64_t nr = (c.r1 - c.r0) * P;
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < nr; ++i) {
+        V3 f, w;
+        imu_sample(pb, ps, rs, c.s0, c.r0 + i / P, i % P, f, w);
+        double* q = r + i * 6;
+        q[0] = f.x; q[1] = f.y; q[2] = f.z; q[3] = w.x; q[4] = w.y; q[5] = w.z;
+      }
+      const int64_t n = (c.c1 - c.c0) * P;
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t t = c.c0 + i / P, p = i % P;
+        double v[6];
+        for (int ch = 0; ch < 6; ++ch) v[ch] = lowpass_sample(pb, r, c.r0, t, p, ch);
+        store_sample(pb, ps, rs, c.s0, t, p, V3{v[0], v[1], v[2]}, V3{v[3], v[4], v[5]});
+      }
+    }
+  }
+  return degenerate;
+}
+
+}  // namespace anymo

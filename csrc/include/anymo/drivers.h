@@ -1,0 +1,22 @@
+// Entry points of the two drivers. Both walk the same chunk plan and call the same
+// per-element stage functions of problem.h; they differ only in how elements are visited.
+#pragma once
+
+#include <cstdint>
+
+#include "anymo/problem.h"
+
+namespace anymo {
+
+// Runs on host memory with OpenMP threads. Returns the number of degenerate frames.
+int64_t run_cpu(ImuProblem pb);
+
+// True when this build has the CUDA driver.
+bool cuda_compiled();
+// Number of visible CUDA devices (0 without CUDA or without a driver).
+int cuda_device_count();
+// Runs on device memory, on `stream` (a cudaStream_t), on the current device. Synchronises
+// the stream before returning the degenerate count.
+int64_t run_cuda(ImuProblem pb, uintptr_t stream);
+
+}  // namespace anymo

@@ -1,0 +1,12 @@
+"""anymo-sim: simulated wearable IMUs anywhere on a moving body surface.
+
+The engine entry points are `surface_imu` (posed meshes in) and `skinned_imu` (a skinned rest
+mesh and joint transforms in); both return an `ImuResult` of specific force, body-frame
+angular velocity, sensor frames and positions. Definitions: docs/engine.md.
+"""
+
+from .engine import GRAVITY, ImuResult, available_backends, skinned_imu, surface_imu
+
+__version__ = "0.1.0"
+
+__all__ = ["GRAVITY", "ImuResult", "available_backends", "skinned_imu", "surface_imu", "__version__"]

@@ -1,0 +1,53 @@
+"""Input checks with messages that name the argument, what was expected and what came."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def shape_error(name: str, expected: str, got) -> ValueError:
+    return ValueError(f"{name}: expected shape {expected}, got {tuple(got)}")
+
+
+def require_finite(name: str, a) -> None:
+    if not bool(np.isfinite(a).all()):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
+
+
+def require_indices(name: str, a, upper: int, what: str) -> np.ndarray:
+    """Integer array with every value in [0, upper)."""
+    a = np.asarray(a)
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        if np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)):
+            a = a.astype(np.int64)
+        else:
+            raise TypeError(f"{name}: expected integer indices, got dtype {a.dtype}")
+    a = a.astype(np.int64, copy=False)
+    if a.size and (a.min() < 0 or a.max() >= upper):
+        i = int(np.flatnonzero((a.ravel() < 0) | (a.ravel() >= upper))[0])
+        raise ValueError(f"{name}: index {int(a.ravel()[i])} out of range for {upper} {what}")
+    return a
+
+
+def require_fps(fps) -> float:
+    try:
+        f = float(fps)
+    except (TypeError, ValueError):
+        raise TypeError(f"fps: expected a number of frames per second, got {fps!r}") from None
+    if not np.isfinite(f) or f <= 0:
+        raise ValueError(f"fps: expected a positive finite frame rate in Hz, got {fps!r}")
+    return f
+
+
+def per_placement(name: str, value, P: int, default: float) -> np.ndarray:
+    """A scalar or (P,) float parameter as a finite (P,) float64 array."""
+    if value is None:
+        return np.full(P, default, dtype=np.float64)
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(P, float(a))
+    if a.shape != (P,):
+        raise shape_error(name, f"() or ({P},)", a.shape)
+    require_finite(name, a)
+    return a
