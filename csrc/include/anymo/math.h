@@ -85,7 +85,15 @@ AM_HD V3 so3_log(const M3& R) {
     w = -w; x = -x; y = -y; z = -z;
   }
   const double n = sqrt(x * x + y * y + z * z);
-  const double k = n > 1e-12 ? 2.0 * atan2(n, w) / n : 2.0 / w;
+  double k;
+  if (n < 0.1 * w) {
+    // angle / sin(angle/2) via the atan series of z = n/w (|z| < 0.1: the first omitted term
+    // is below 1e-13 relative); per-frame rotations are small, and this skips atan2.
+    const double z1 = n / w, z2 = z1 * z1;
+    k = (2.0 / w) * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
+  } else {
+    k = 2.0 * atan2(n, w) / n;
+  }
   return {k * x, k * y, k * z};
 }
 

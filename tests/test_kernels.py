@@ -1,0 +1,278 @@
+"""The compiled kernels against the float64 numpy reference on fresh random inputs, chunking
+invariance, array kinds, and the errors bad input gets."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import anymo_sim
+from anymo_sim import synthetic as syn
+
+KERNELS = [b for b in anymo_sim.available_backends() if b != "reference"]
+FIELDS = ("accel", "gyro", "rotations", "positions")
+
+
+def rel_err(a, b):
+    return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+
+
+def jittery_sphere_motion(rng, T=80, noise=2e-4, subdivisions=3):
+    """A rigidly tumbling, travelling sphere with per-vertex wobble (so every vertex differs)."""
+    v, f = syn.icosphere(subdivisions, radius=0.3)
+    t = np.arange(T) / 120.0
+    axis = rng.normal(size=3)
+    R = syn.rotation_matrix(np.outer(2.0 * t + 1.5 * np.sin(3 * t), axis / np.linalg.norm(axis)))
+    tr = np.stack([np.sin(2 * t), 0.5 * t**2, 0.1 * np.cos(5 * t)], 1) + rng.uniform(-50, 50, 3)
+    X = syn.rigid_motion(v, R, tr)
+    wobble = np.sin(np.outer(t, rng.uniform(5, 15, len(v)))[..., None] + rng.uniform(0, 6, (len(v), 3)))
+    return X + noise * wobble, f
+
+
+def random_placements(rng, V, F, n_vertex=150, n_face=60):
+    bary = rng.dirichlet([1.0, 1.0, 1.0], n_face)
+    return dict(
+        vertex_ids=rng.choice(V, n_vertex, replace=False),
+        face_ids=rng.integers(0, F, n_face),
+        barycentric=bary / bary.sum(1, keepdims=True),
+        yaw=rng.uniform(-np.pi, np.pi, n_vertex + n_face),
+        offset=rng.uniform(0, 0.01, n_vertex + n_face),
+    )
+
+
+@pytest.mark.parametrize("backend", KERNELS)
+@pytest.mark.parametrize("lowpass_hz", [None, 25.0])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_surface_kernel_matches_reference(rng, backend, lowpass_hz, dtype):
+    X, f = jittery_sphere_motion(rng)
+    X = X.astype(dtype)  # the reference reads the same (rounded) input in float64
+    pl = random_placements(rng, X.shape[1], len(f))
+    vid = pl.pop("vertex_ids")
+    ref = anymo_sim.surface_imu(X, f, vid, 120.0, backend="reference", lowpass_hz=lowpass_hz, **pl)
+    out = anymo_sim.surface_imu(X, f, vid, 120.0, backend=backend, lowpass_hz=lowpass_hz, **pl)
+    for k in FIELDS:
+        assert getattr(out, k).dtype == np.float32
+        assert rel_err(getattr(out, k), getattr(ref, k)) < 1e-6, k
+
+
+@pytest.mark.parametrize("backend", KERNELS)
+@pytest.mark.parametrize("lowpass_hz", [None, 30.0])
+def test_skinned_kernel_matches_reference(rng, backend, lowpass_hz):
+    body = syn.skinned_tube(n_joints=8, rings=40, segments=16)
+    A = syn.tube_motion(body, 60, 120.0, seed=int(rng.integers(1 << 30)))
+    V, F = len(body["rest_vertices"]), len(body["faces"])
+    pl = random_placements(rng, V, F, 120, 40)
+    tangents = rng.normal(size=(160, 3))
+    args = (body["rest_vertices"], body["faces"], body["skin_joints"], body["skin_weights"], A, 120.0)
+    for extra in ({}, {"rest_tangents": tangents}):
+        ref = anymo_sim.skinned_imu(*args, backend="reference", lowpass_hz=lowpass_hz, **pl, **extra)
+        out = anymo_sim.skinned_imu(*args, backend=backend, lowpass_hz=lowpass_hz, **pl, **extra)
+        for k in FIELDS:
+            assert rel_err(getattr(out, k), getattr(ref, k)) < 1e-6, k
+
+
+@pytest.mark.parametrize("backend", KERNELS)
+def test_skinned_equals_surface_on_the_skinned_mesh(rng, backend):
+    """Skinning only the needed vertices gives what skinning the whole mesh gives, when the
+    tangent reference is the same vertex (here: the mesh path's default, fed back in)."""
+    from anymo_sim import reference
+
+    body = syn.skinned_tube(n_joints=6, rings=30, segments=12)
+    A = syn.tube_motion(body, 40, 100.0)
+    X = reference.skin_vertices(body["rest_vertices"], body["skin_joints"], body["skin_weights"], A)
+    ids = rng.choice(len(X[0]), 50, replace=False)
+    mesh = anymo_sim.surface_imu(X, body["faces"], ids, 100.0, backend=backend)
+    skin = anymo_sim.skinned_imu(body["rest_vertices"], body["faces"], body["skin_joints"], body["skin_weights"],
+                                 A, 100.0, vertex_ids=ids, backend=backend)
+    np.testing.assert_allclose(skin.positions, mesh.positions, atol=1e-5)
+    # both frames share z; x differs by a rotation about z only
+    np.testing.assert_allclose(skin.rotations[..., 2], mesh.rotations[..., 2], atol=1e-5)
+    np.testing.assert_allclose(skin.accel[..., 2], mesh.accel[..., 2], atol=2e-3)
+    np.testing.assert_allclose(np.linalg.norm(skin.accel, axis=-1), np.linalg.norm(mesh.accel, axis=-1), rtol=1e-4, atol=2e-3)
+
+
+@pytest.mark.parametrize("backend", KERNELS)
+@pytest.mark.parametrize("lowpass_hz", [None, 20.0])
+def test_chunked_equals_unchunked_bitwise(rng, backend, lowpass_hz):
+    X, f = jittery_sphere_motion(rng, T=97)
+    pl = random_placements(rng, X.shape[1], len(f))
+    vid = pl.pop("vertex_ids")
+    whole = anymo_sim.surface_imu(X, f, vid, 120.0, backend=backend, chunk_frames=10_000, lowpass_hz=lowpass_hz, **pl)
+    for chunk in (1, 2, 5, 33, 96):
+        part = anymo_sim.surface_imu(X, f, vid, 120.0, backend=backend, chunk_frames=chunk, lowpass_hz=lowpass_hz, **pl)
+        for k in FIELDS:
+            assert np.array_equal(getattr(part, k), getattr(whole, k)), (chunk, k)
+    body = syn.skinned_tube(n_joints=6, rings=30, segments=12)
+    A = syn.tube_motion(body, 50, 100.0)
+    args = (body["rest_vertices"], body["faces"], body["skin_joints"], body["skin_weights"], A, 100.0)
+    ids = rng.choice(len(body["rest_vertices"]), 40, replace=False)
+    a = anymo_sim.skinned_imu(*args, vertex_ids=ids, chunk_frames=3, backend=backend, lowpass_hz=lowpass_hz)
+    b = anymo_sim.skinned_imu(*args, vertex_ids=ids, chunk_frames=50, backend=backend, lowpass_hz=lowpass_hz)
+    for k in FIELDS:
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+
+
+@pytest.mark.parametrize("backend", KERNELS)
+def test_optional_outputs_and_result_kind(rng, backend):
+    X, f = jittery_sphere_motion(rng, T=20)
+    full = anymo_sim.surface_imu(X, f, [0, 5, 9], 60.0, backend=backend)
+    lean = anymo_sim.surface_imu(X, f, [0, 5, 9], 60.0, backend=backend, return_rotations=False, return_positions=False)
+    assert lean.rotations is None and lean.positions is None
+    assert np.array_equal(lean.accel, full.accel) and np.array_equal(lean.gyro, full.gyro)
+    assert full.accel.shape == (20, 3, 3) and full.rotations.shape == (20, 3, 3, 3)
+
+
+def test_torch_cpu_tensors_in_torch_out(rng):
+    torch = pytest.importorskip("torch")
+    X, f = jittery_sphere_motion(rng, T=30)
+    ids = rng.choice(X.shape[1], 20, replace=False)
+    ref = anymo_sim.surface_imu(X, f, ids, 100.0)
+    Xt = torch.from_numpy(X)
+    out = anymo_sim.surface_imu(Xt, torch.from_numpy(f), torch.from_numpy(ids), 100.0)
+    assert isinstance(out.accel, torch.Tensor) and out.accel.dtype == torch.float32
+    for k in FIELDS:
+        assert np.array_equal(getattr(out, k).numpy(), getattr(ref, k))
+    body = syn.skinned_tube(n_joints=6, rings=30, segments=12)
+    A = torch.from_numpy(syn.tube_motion(body, 20, 100.0)).float()
+    res = anymo_sim.skinned_imu(body["rest_vertices"], body["faces"], body["skin_joints"], body["skin_weights"], A,
+                                100.0, vertex_ids=[3, 30, 300])
+    assert isinstance(res.gyro, torch.Tensor) and res.gyro.shape == (20, 3, 3)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif("cuda" not in anymo_sim.available_backends(), reason="no CUDA GPU")
+def test_cuda_tensors_stay_on_device(rng):
+    import torch
+
+    X, f = jittery_sphere_motion(rng, T=40)
+    ids = rng.choice(X.shape[1], 30, replace=False)
+    out = anymo_sim.surface_imu(torch.from_numpy(X).cuda(), f, ids, 120.0)
+    assert out.accel.is_cuda
+    cpu = anymo_sim.surface_imu(X, f, ids, 120.0, backend="cpu")
+    for k in FIELDS:
+        assert rel_err(getattr(out, k).cpu().numpy(), getattr(cpu, k).astype(np.float64)) < 1e-6
+
+
+def test_float32_input_floor_is_as_documented(rng):
+    """docs/engine.md: float32 positions cost up to ~2.4e-7 |x| / h² of acceleration; float64
+    input does not. A sphere resting 10 m from the origin, at 240 Hz."""
+    v, f = syn.icosphere(2, radius=0.2)
+    X = np.repeat((v + [10.0, 0.0, 0.0])[None], 50, axis=0)
+    ids = np.arange(len(v))
+    up = anymo_sim.surface_imu(X, f, ids, 240.0)
+    err64 = np.abs(np.einsum("tpij,tpj->tpi", up.rotations, up.accel) - [0, 0, 9.80665]).max()
+    lo = anymo_sim.surface_imu(X.astype(np.float32) + np.float32(0), f, ids, 240.0)
+    err32 = np.abs(np.einsum("tpij,tpj->tpi", lo.rotations, lo.accel) - [0, 0, 9.80665]).max()
+    assert err64 < 1e-5
+    # a static float32 mesh is still exact (same rounded value every frame); add sub-ulp motion
+    Xm = X + rng.uniform(-1, 1, X.shape) * 5e-7
+    moving = anymo_sim.surface_imu(Xm.astype(np.float32), f, ids, 240.0)
+    exact = anymo_sim.surface_imu(Xm, f, ids, 240.0)
+    world = lambda r: np.einsum("tpij,tpj->tpi", r.rotations, r.accel)  # noqa: E731
+    half_ulp = np.spacing(np.float32(10.3)) / 2
+    bound = 4 * half_ulp * 240.0**2  # worst case of docs/engine.md: (1 + 2 + 1) half-ulps / h²
+    err = np.abs(world(moving) - world(exact))
+    assert 1e-3 < err[1:-1].max() < bound  # float32 really costs this much here, and no more
+    assert err[[0, -1]].max() < 3 * bound  # the one-sided end stencil: (2 + 5 + 4 + 1) half-ulps
+    assert err32 < 1e-5
+
+
+# ---------------------------------------------------------------------------- bad input
+def _sphere(T=10):
+    v, f = syn.icosphere(1)
+    return np.repeat(v[None], T, axis=0), f
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda a: a.update(vertices=a["vertices"][:, :, :2]), r"vertices: expected shape \(T, V, 3\)"),
+        (lambda a: a.update(vertices=a["vertices"][:3]), "need at least 4"),
+        (lambda a: a["vertices"].__setitem__((2, 5, 1), np.nan), "vertices: contains NaN or inf"),
+        (lambda a: a["vertices"].__setitem__((0, 1, 0), np.inf), "vertices: contains NaN or inf"),
+        (lambda a: a.update(vertices=a["vertices"].astype(np.complex128)), "real floating-point"),
+        (lambda a: a.update(vertex_ids=[0, 999]), "vertex_ids: index 999 out of range"),
+        (lambda a: a.update(vertex_ids=[-1]), "vertex_ids: index -1 out of range"),
+        (lambda a: a.update(vertex_ids=[0.5]), "vertex_ids: expected integer"),
+        (lambda a: a.update(faces=np.array([[0, 1, 1]])), "repeats a vertex"),
+        (lambda a: a.update(faces=a["faces"][:, :2]), r"faces: expected shape \(F, 3\)"),
+        (lambda a: a.update(faces=a["faces"] + 100), "faces: index"),
+        (lambda a: a.update(fps=0), "fps: expected a positive"),
+        (lambda a: a.update(fps=float("nan")), "fps: expected a positive"),
+        (lambda a: a.update(fps="fast"), "fps: expected a number"),
+        (lambda a: a.update(yaw=[0.0, 1.0]), r"yaw: expected shape"),
+        (lambda a: a.update(offset=np.nan), "offset: contains NaN"),
+        (lambda a: a.update(lowpass_hz=60.0), "lowpass_hz: expected a cutoff"),
+        (lambda a: a.update(face_ids=[0]), "need both face_ids"),
+        (lambda a: a.update(face_ids=[0], barycentric=[[0.5, 0.6, 0.0]]), "barycentric: weights"),
+        (lambda a: a.update(vertex_ids=None), "no placements"),
+        (lambda a: a.update(gravity=[0, 0]), r"gravity: expected shape \(3,\)"),
+        (lambda a: a.update(backend="gpu"), "backend: expected"),
+        (lambda a: a.update(chunk_frames=0), "chunk_frames"),
+        (lambda a: a.update(ref_vertex_ids=[1]), r"ref_vertex_ids: expected shape"),
+    ],
+)
+def test_surface_bad_input_raises_clear_errors(mutate, match):
+    X, f = _sphere()
+    args = dict(vertices=X.copy(), faces=f, vertex_ids=[0, 1, 2], fps=100.0)
+    mutate(args)
+    with pytest.raises((ValueError, TypeError), match=match):
+        anymo_sim.surface_imu(args.pop("vertices"), args.pop("faces"), args.pop("vertex_ids"), args.pop("fps"), **args)
+
+
+def test_zero_area_face_next_to_a_placement_is_rejected():
+    X, f = _sphere()
+    a, b, c = f[0]
+    X[:, c] = 0.5 * (X[:, a] + X[:, b])  # collapse face 0 onto its edge
+    with pytest.raises(ValueError, match="face 0 .* zero area"):
+        anymo_sim.surface_imu(X, f, [a], 100.0)
+
+
+def test_vertex_without_faces_is_rejected():
+    X, f = _sphere()
+    X = np.concatenate([X, X[:, :1]], axis=1)  # an extra vertex no face uses
+    with pytest.raises(ValueError, match="belongs to no face"):
+        anymo_sim.surface_imu(X, f, [X.shape[1] - 1], 100.0)
+
+
+def test_skinned_bad_input_raises_clear_errors():
+    body = syn.skinned_tube(n_joints=4, rings=10, segments=8)
+    A = syn.tube_motion(body, 10, 100.0)
+    rest, f, sj, sw = body["rest_vertices"], body["faces"], body["skin_joints"], body["skin_weights"]
+    ok = dict(vertex_ids=[0, 10])
+    with pytest.raises(ValueError, match="joint_transforms: expected shape"):
+        anymo_sim.skinned_imu(rest, f, sj, sw, A[:, :, :2], 100.0, **ok)
+    with pytest.raises(ValueError, match="skin_weights: row 3"):
+        bad = sw.copy(); bad[3, 0] += 0.5
+        anymo_sim.skinned_imu(rest, f, sj, bad, A, 100.0, **ok)
+    with pytest.raises(ValueError, match="skin_joints: index 4 out of range for 4 joints"):
+        bad = sj.copy(); bad[7, 0] = 4
+        anymo_sim.skinned_imu(rest, f, bad, sw, A, 100.0, **ok)
+    with pytest.raises(ValueError, match="joint_transforms: contains NaN"):
+        bad = A.copy(); bad[5, 1, 0, 3] = np.nan
+        anymo_sim.skinned_imu(rest, f, sj, sw, bad, 100.0, **ok)
+    with pytest.raises(ValueError, match="rest_tangents: every direction must be non-zero"):
+        anymo_sim.skinned_imu(rest, f, sj, sw, A, 100.0, rest_tangents=np.zeros((2, 3)), **ok)
+    with pytest.raises(ValueError, match="need at least 4"):
+        anymo_sim.skinned_imu(rest, f, sj, sw, A[:3], 100.0, **ok)
+
+
+@pytest.mark.parametrize("backend", KERNELS)
+def test_tangent_along_normal_warns_and_stays_finite(backend):
+    """A reference direction parallel to the normal has no tangent part: the fallback frame is
+    used, counted and reported, and the output stays finite and orthonormal."""
+    body = syn.skinned_tube(n_joints=4, rings=10, segments=8)
+    A = np.broadcast_to(np.eye(4), (12, 4, 4, 4))  # standing in the rest pose: n stays = r⁰
+    ids = np.array([40, 41])
+    from anymo_sim import topology
+
+    anchors = np.repeat(ids[:, None], 3, 1)
+    bary = np.tile([1.0, 0.0, 0.0], (2, 1))
+    _, normal = topology.placement_points(body["rest_vertices"], body["faces"], anchors, bary)
+    with pytest.warns(RuntimeWarning, match="ill-defined normal or tangent"):
+        out = anymo_sim.skinned_imu(body["rest_vertices"], body["faces"], body["skin_joints"], body["skin_weights"],
+                                    A, 100.0, vertex_ids=ids, rest_tangents=normal, backend=backend)
+    assert out.degenerate > 0
+    assert np.isfinite(out.accel).all() and np.isfinite(out.gyro).all()
+    RtR = np.einsum("tpki,tpkj->tpij", out.rotations, out.rotations)
+    np.testing.assert_allclose(RtR, np.broadcast_to(np.eye(3), RtR.shape), atol=1e-5)
