@@ -374,6 +374,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
     if np.any(sw < 0) or np.any(np.abs(sw.sum(axis=1) - 1.0) > 1e-4):
         row = int(np.flatnonzero(np.any(sw < 0, axis=1) | (np.abs(sw.sum(axis=1) - 1.0) > 1e-4))[0])
         raise ValueError(f"skin_weights: row {row} {sw[row].tolist()} must be >= 0 and sum to 1")
+    sw = sw / sw.sum(axis=1, keepdims=True)  # exact partition of unity: the rest pose reproduces the rest mesh
     F = _faces(faces, V)
     anchors, bary = _placements(vertex_ids, face_ids, barycentric, F, V)
     P = len(anchors)
