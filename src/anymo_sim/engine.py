@@ -312,7 +312,7 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, face_ids=None, barycentric=
     if backend == "reference":
         res = reference.reference_surface_imu(to_numpy(X).astype(np.float64), F, anchors, bary, yaw, offset, fps,
                                               ref_vertices=ref, gravity=g, lowpass_hz=cutoff or None)
-        return _finish(_reference_outputs(res, return_rotations, return_positions), 0, vertices, backend)
+        return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], vertices, backend)
 
     run = _Run(backend, X)
     halo = 3 + (math.ceil(3 * fps / cutoff) if cutoff else 0)
@@ -406,7 +406,8 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
     if backend == "reference":
         res = reference.reference_skinned_imu(rest, F, sj, sw, to_numpy(A34).astype(np.float64), anchors, bary, yaw,
                                               offset, tangents, fps, gravity=g, lowpass_hz=cutoff or None)
-        return _finish(_reference_outputs(res, return_rotations, return_positions), 0, joint_transforms, backend)
+        return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], joint_transforms,
+                       backend)
 
     # Skin items: the needed vertices (points), then one tangent direction per placement that
     # moves with its dominant anchor's weights.

@@ -97,13 +97,18 @@ AM_HD V3 so3_log(const M3& R) {
   return {k * x, k * y, k * z};
 }
 
+// A sum of vectors is degenerate when its length is at most this fraction of its scale (the
+// sum of the lengths of its terms): docs/engine.md, "Degenerate cases".
+constexpr double kDegenerateRtol = 1e-12;
+
 // Surface frame (docs/engine.md, steps 5-6): z = n, x = the reference projected onto the
-// tangent plane and turned by the yaw, y = z x x. Returns 1 when a fallback was needed.
-AM_HD int surface_frame(V3 n_sum, V3 ref, double cos_yaw, double sin_yaw, M3& R) {
+// tangent plane and turned by the yaw, y = z x x. n_scale = the sum of the blend weights of
+// n_sum's unit terms. Returns 1 when a fallback was needed.
+AM_HD int surface_frame(V3 n_sum, double n_scale, V3 ref, double cos_yaw, double sin_yaw, M3& R) {
   int degenerate = 0;
   double nn = norm(n_sum);
   V3 n;
-  if (!(nn > 1e-300)) {
+  if (!(nn > kDegenerateRtol * n_scale)) {
     n = {0.0, 0.0, 1.0};
     degenerate = 1;
   } else {
@@ -111,7 +116,7 @@ AM_HD int surface_frame(V3 n_sum, V3 ref, double cos_yaw, double sin_yaw, M3& R)
   }
   V3 t = ref - dot(ref, n) * n;
   double tn = norm(t);
-  if (!(tn > 1e-12 * norm(ref)) || !(tn > 1e-300)) {
+  if (!(tn > kDegenerateRtol * norm(ref))) {
     // the world axis least aligned with n gives a well-defined perpendicular
     const double ax = fabs(n.x), ay = fabs(n.y), az = fabs(n.z);
     V3 e = (ax <= ay && ax <= az) ? V3{1, 0, 0} : (ay <= az ? V3{0, 1, 0} : V3{0, 0, 1});

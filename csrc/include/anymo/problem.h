@@ -126,25 +126,36 @@ template <class Positions>
 AM_HD int pose_placement(const ImuProblem& pb, const Positions& X, int64_t t, int64_t p,
                          double* pos_out, double* rot_out) {
   V3 n_sum = {0, 0, 0}, point = {0, 0, 0};
+  double n_scale = 0.0;
+  int degenerate = 0;
   for (int i = 0; i < 3; ++i) {
     const int32_t a = pb.anchor_slot[p * 3 + i];
     if (a < 0) continue;
     const double b = pb.bary[p * 3 + i];
     const V3 xa = X(t, pb.anchor_vertex[a]);
     V3 na = {0, 0, 0};
+    double scale = 0.0;
     for (int32_t m = pb.adj_offsets[a]; m < pb.adj_offsets[a + 1]; ++m) {
       const int32_t* f = pb.adj_faces + (int64_t)m * 3;
       const V3 x0 = X(t, f[0]);
-      na = na + cross(X(t, f[1]) - x0, X(t, f[2]) - x0);
+      const V3 c = cross(X(t, f[1]) - x0, X(t, f[2]) - x0);
+      na = na + c;
+      scale += norm(c);
     }
     const double nn = norm(na);
-    if (nn > 0) n_sum = n_sum + (b / nn) * na;
+    if (nn > kDegenerateRtol * scale) {
+      n_sum = n_sum + (b / nn) * na;
+    } else {  // every face around the anchor collapsed: fall back to +z
+      n_sum = n_sum + V3{0.0, 0.0, b};
+      degenerate = 1;
+    }
+    n_scale += b;
     point = point + b * xa;
   }
   V3 ref = X(t, pb.ref_item[p]);
   if (!pb.ref_is_direction) ref = ref - point;
   M3 R;
-  const int degenerate = surface_frame(n_sum, ref, pb.yaw_cs[p * 2], pb.yaw_cs[p * 2 + 1], R);
+  degenerate |= surface_frame(n_sum, n_scale, ref, pb.yaw_cs[p * 2], pb.yaw_cs[p * 2 + 1], R);
   const V3 s = point + pb.offset[p] * col(R, 2);
   pos_out[0] = s.x; pos_out[1] = s.y; pos_out[2] = s.z;
   for (int i = 0; i < 9; ++i) rot_out[i] = R.m[i];
