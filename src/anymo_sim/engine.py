@@ -140,6 +140,15 @@ def _gravity(gravity) -> np.ndarray:
     return g
 
 
+def _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset, lowpass_hz, fps, gravity):
+    """Validated faces, placements (anchors, bary, yaw, offset), low-pass cutoff and gravity."""
+    F = _faces(faces, V)
+    anchors, bary = _placements(vertex_ids, face_ids, barycentric, F, V)
+    P = len(anchors)
+    return (F, anchors, bary, per_placement("yaw", yaw, P, 0.0), per_placement("offset", offset, P, 0.0),
+            _lowpass(lowpass_hz, fps), _gravity(gravity))
+
+
 def _chunk(chunk_frames, T: int, bytes_per_frame: int, device: str, halo: int) -> int:
     if chunk_frames is not None:
         c = int(chunk_frames)
@@ -284,21 +293,11 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, face_ids=None, barycentric=
     T, V = int(X.shape[0]), int(X.shape[1])
     _check_frames(T, "vertices")
     fps = require_fps(fps)
-    F = _faces(faces, V)
-    anchors, bary = _placements(vertex_ids, face_ids, barycentric, F, V)
+    F, anchors, bary, yaw, offset, cutoff, g = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
+                                                              lowpass_hz, fps, gravity)
     P = len(anchors)
-    yaw = per_placement("yaw", yaw, P, 0.0)
-    offset = per_placement("offset", offset, P, 0.0)
-    cutoff = _lowpass(lowpass_hz, fps)
-    g = _gravity(gravity)
     if check_finite:
-        if on_cuda:
-            import torch
-
-            if not bool(torch.isfinite(X).all()):
-                require_finite("vertices", X.cpu().numpy())
-        else:
-            require_finite("vertices", X)
+        require_finite("vertices", X)
     x0 = np.asarray(to_numpy(X[0]), dtype=np.float64)
     tables = topology.anchor_tables(F, V, anchors, bary)
     topology.check_faces_nondegenerate(x0, F, tables.adj_face_ids, "vertices[0]")
@@ -375,22 +374,12 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         row = int(np.flatnonzero(np.any(sw < 0, axis=1) | (np.abs(sw.sum(axis=1) - 1.0) > 1e-4))[0])
         raise ValueError(f"skin_weights: row {row} {sw[row].tolist()} must be >= 0 and sum to 1")
     sw = sw / sw.sum(axis=1, keepdims=True)  # exact partition of unity: the rest pose reproduces the rest mesh
-    F = _faces(faces, V)
-    anchors, bary = _placements(vertex_ids, face_ids, barycentric, F, V)
+    F, anchors, bary, yaw, offset, cutoff, g = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
+                                                              lowpass_hz, fps, gravity)
     P = len(anchors)
-    yaw = per_placement("yaw", yaw, P, 0.0)
-    offset = per_placement("offset", offset, P, 0.0)
-    cutoff = _lowpass(lowpass_hz, fps)
-    g = _gravity(gravity)
     A34 = A[:, :, :3, :]
     if check_finite:
-        if on_cuda:
-            import torch
-
-            if not bool(torch.isfinite(A34).all()):
-                require_finite("joint_transforms", A34.cpu().numpy())
-        else:
-            require_finite("joint_transforms", A34)
+        require_finite("joint_transforms", A34)
     tables = topology.anchor_tables(F, V, anchors, bary)
     topology.check_faces_nondegenerate(rest, F, tables.adj_face_ids, "rest_vertices")
     if rest_tangents is None:

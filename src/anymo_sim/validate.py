@@ -10,6 +10,13 @@ def shape_error(name: str, expected: str, got) -> ValueError:
 
 
 def require_finite(name: str, a) -> None:
+    """numpy arrays or torch tensors (checked on their device; located on the host if bad)."""
+    if type(a).__module__.split(".")[0] == "torch":
+        import torch
+
+        if bool(torch.isfinite(a).all()):
+            return
+        a = a.detach().cpu().numpy()
     if not bool(np.isfinite(a).all()):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(f"{name}: contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
