@@ -140,10 +140,20 @@ def _gravity(gravity) -> np.ndarray:
     return g
 
 
-def _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset, lowpass_hz, fps, gravity):
-    """Validated faces, placements (anchors, bary, yaw, offset), low-pass cutoff and gravity."""
+def _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset, lowpass_hz, fps, gravity, placements):
+    """Validated faces, placements (anchors, bary, yaw, offset), low-pass cutoff and gravity.
+    A `Placements` object brings its own anchors, weights, yaw and offset."""
     F = _faces(faces, V)
-    anchors, bary = _placements(vertex_ids, face_ids, barycentric, F, V)
+    if placements is not None:
+        if vertex_ids is not None or face_ids is not None or yaw is not None or offset is not None:
+            raise ValueError("placements: give either a Placements object or vertex_ids/face_ids/yaw/offset, not both")
+        anchors = require_indices("placements.anchors", placements.anchors, V, "vertices")
+        bary = np.asarray(placements.bary, dtype=np.float64)
+        yaw, offset = placements.yaw, placements.offset
+        if len(anchors) == 0:
+            raise ValueError("placements: empty")
+    else:
+        anchors, bary = _placements(vertex_ids, face_ids, barycentric, F, V)
     P = len(anchors)
     return (F, anchors, bary, per_placement("yaw", yaw, P, 0.0), per_placement("offset", offset, P, 0.0),
             _lowpass(lowpass_hz, fps), _gravity(gravity))
@@ -260,7 +270,7 @@ def _reference_outputs(res: dict, rotations: bool, positions: bool) -> dict:
     return out
 
 
-def surface_imu(vertices, faces, vertex_ids, fps, *, face_ids=None, barycentric=None, yaw=None, offset=None,
+def surface_imu(vertices, faces, vertex_ids, fps, *, placements=None, face_ids=None, barycentric=None, yaw=None, offset=None,
                 ref_vertex_ids=None, lowpass_hz=None, gravity=GRAVITY, chunk_frames=None, backend="auto",
                 return_rotations=True, return_positions=True, check_finite=True) -> ImuResult:
     """Ideal IMU readings at surface placements of a posed mesh sequence.
@@ -268,7 +278,8 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, face_ids=None, barycentric=
     vertices: (T, V, 3) posed mesh per frame (numpy, or a torch tensor on the CPU or a GPU;
         float32/float64 are read in place). faces: (F, 3) counter-clockwise from outside.
     vertex_ids: (P,) placements on vertices, or None; face_ids (P2,) with barycentric (P2, 3)
-        add placements inside faces (after the vertex ones).
+        add placements inside faces (after the vertex ones). Or `placements`: a
+        anymo_sim.placements.Placements (anchors, weights, yaw and offset in one).
     fps: frame rate in Hz. yaw (rad) and offset (m, along the outward normal): scalar or per
         placement. ref_vertex_ids: (P,) vertex whose direction from the placement, projected
         onto the tangent plane, is the sensor x axis before the yaw (default: the neighbour
@@ -281,7 +292,8 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, face_ids=None, barycentric=
     if backend == "cuda" and not on_cuda:
         import torch
 
-        result = surface_imu(torch.as_tensor(to_numpy(vertices)).cuda(), faces, vertex_ids, fps, face_ids=face_ids,
+        result = surface_imu(torch.as_tensor(to_numpy(vertices)).cuda(), faces, vertex_ids, fps, placements=placements,
+                             face_ids=face_ids,
                              barycentric=barycentric, yaw=yaw, offset=offset, ref_vertex_ids=ref_vertex_ids,
                              lowpass_hz=lowpass_hz, gravity=gravity, chunk_frames=chunk_frames, backend="cuda",
                              return_rotations=return_rotations, return_positions=return_positions,
@@ -294,7 +306,7 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, face_ids=None, barycentric=
     _check_frames(T, "vertices")
     fps = require_fps(fps)
     F, anchors, bary, yaw, offset, cutoff, g = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
-                                                              lowpass_hz, fps, gravity)
+                                                              lowpass_hz, fps, gravity, placements)
     P = len(anchors)
     if check_finite:
         require_finite("vertices", X)
@@ -327,7 +339,7 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, face_ids=None, barycentric=
 
 
 def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transforms, fps, *, vertex_ids=None,
-                face_ids=None, barycentric=None, yaw=None, offset=None, rest_tangents=None, lowpass_hz=None,
+                placements=None, face_ids=None, barycentric=None, yaw=None, offset=None, rest_tangents=None, lowpass_hz=None,
                 gravity=GRAVITY, chunk_frames=None, backend="auto", return_rotations=True, return_positions=True,
                 check_finite=True) -> ImuResult:
     """Ideal IMU readings at surface placements of a linear-blend-skinned mesh.
@@ -347,7 +359,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
 
         result = skinned_imu(rest_vertices, faces, skin_joints, skin_weights,
                              torch.as_tensor(to_numpy(joint_transforms)).cuda(), fps, vertex_ids=vertex_ids,
-                             face_ids=face_ids, barycentric=barycentric, yaw=yaw, offset=offset,
+                             placements=placements, face_ids=face_ids, barycentric=barycentric, yaw=yaw, offset=offset,
                              rest_tangents=rest_tangents, lowpass_hz=lowpass_hz, gravity=gravity,
                              chunk_frames=chunk_frames, backend="cuda", return_rotations=return_rotations,
                              return_positions=return_positions, check_finite=check_finite)
@@ -375,7 +387,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         raise ValueError(f"skin_weights: row {row} {sw[row].tolist()} must be >= 0 and sum to 1")
     sw = sw / sw.sum(axis=1, keepdims=True)  # exact partition of unity: the rest pose reproduces the rest mesh
     F, anchors, bary, yaw, offset, cutoff, g = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
-                                                              lowpass_hz, fps, gravity)
+                                                              lowpass_hz, fps, gravity, placements)
     P = len(anchors)
     A34 = A[:, :, :3, :]
     if check_finite:
