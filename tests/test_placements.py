@@ -82,3 +82,41 @@ def test_engine_accepts_placements():
         assert np.array_equal(getattr(a, k), getattr(b, k))
     with pytest.raises(ValueError, match="not both"):
         anymo_sim.skinned_imu(*args, placements=pl, vertex_ids=[0])
+
+
+def test_all_on_the_default_body_covers_every_segment():
+    from anymo_sim.bodies import default_body
+    from anymo_sim.placements import rest_normals
+
+    body = default_body()
+    pl = dense(body)  # the default 2,400
+    assert len(pl) == 2400 and len(set(pl.anchors[:, 0])) == 2400
+    counts = np.bincount(pl.segment, minlength=len(SEGMENTS))
+    assert np.all(counts > 0), dict(zip(SEGMENTS, counts))
+    n = rest_normals(body)[pl.anchors[:, 0]]
+    seg = np.array(SEGMENTS)[pl.segment]
+    feet = np.isin(seg, ["left_foot", "right_foot"])
+    assert np.all(n[feet, 2] >= -0.5)  # no soles
+    for side in ("left", "right"):
+        palm = rest_normals(body)[body.landmarks[f"{side}_wrist_palmar"]]
+        assert np.all(n[seg == f"{side}_hand"] @ palm <= 0.5)  # no palms
+    # the mouth and eye cavities are closed pockets in the head: a ray out of any head placement
+    # must not meet the mesh again within 8 cm (checked by brute-force ray casting)
+    x = body.rest_vertices
+    p = x[pl.anchors[seg == "head", 0]]
+    d = n[seg == "head"]
+    tri = x[body.faces]
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    for o, direction in zip(p + 1e-4 * d, d):
+        h = np.cross(direction, e2)
+        a = np.einsum("fi,fi->f", e1, h)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = 1.0 / a
+            s_ = o - tri[:, 0]
+            u = f * np.einsum("fi,fi->f", s_, h)
+            q = np.cross(s_, e1)
+            v = f * (q @ direction)
+            t = f * np.einsum("fi,fi->f", e2, q)
+        hit = (np.abs(a) > 1e-12) & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 1e-6) & (t < 0.08)
+        assert not hit.any(), o
+    assert np.array_equal(dense(body).anchors, pl.anchors)

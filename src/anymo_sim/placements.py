@@ -85,19 +85,25 @@ def rest_normals(body: Body) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
 
 
+#: Distances (m) along the normal at which the line of sight must be clear (see wearable_vertices).
+SIGHT = (0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
+
+
 def wearable_vertices(body: Body, clearance: float = 0.02) -> np.ndarray:
-    """Vertices where a device fits: open space of `clearance` metres in front of the surface (no
-    other part of the body within a ball of that radius resting on the skin there, which rules out
-    mouth/eye cavities, armpits, the crotch and between the fingers in the rest pose), minus soles
-    (foot surface facing down) and palms (hand surface facing like the palmar wrist landmarks)."""
+    """Vertices where a device fits, in the rest pose: open space in front of the skin, i.e. no
+    other part of the body within a ball of radius 0.95·clearance resting on the skin there, nor
+    within a cone (radius d/2, at most that ball's) around the normal out to 8 cm. This rules out
+    the mouth and eye cavities, armpits, the crotch and between the fingers. Also excluded: soles
+    (foot surface facing down) and palms (hand surface facing like the palmar wrist landmark)."""
     from scipy.spatial import cKDTree
 
     x, n = body.rest_vertices, rest_normals(body)
-    r = 0.95 * clearance
-    centres = x + clearance * n
     tree = cKDTree(x)
-    crowded = np.array([len(hits) > 0 for hits in tree.query_ball_point(centres, r)])
-    ok = ~crowded
+    probes = [(clearance, 0.95 * clearance)] + [(d, min(0.5 * d, 0.95 * clearance)) for d in SIGHT]
+    ok = np.ones(len(x), dtype=bool)
+    for d, r in probes:
+        hits = tree.query_ball_point(x + d * n, r, return_length=True)
+        ok &= hits == 0
     seg = np.array(SEGMENTS)[body.segments]
     ok &= ~(np.isin(seg, ["left_foot", "right_foot"]) & (n[:, 2] < -0.5))
     for side in ("left", "right"):
