@@ -159,12 +159,13 @@ def _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset, low
             _lowpass(lowpass_hz, fps), _gravity(gravity))
 
 
-def _chunk(chunk_frames, T: int, bytes_per_frame: int, device: str, halo: int) -> int:
+def _chunk(chunk_frames, T: int, bytes_per_frame: int, device: str, fps: float, cutoff: float) -> int:
     if chunk_frames is not None:
         c = int(chunk_frames)
         if c < 1:
             raise ValueError(f"chunk_frames: expected a positive number of frames, got {chunk_frames!r}")
         return c
+    halo = 3 + (math.ceil(3 * fps / cutoff) if cutoff else 0)  # stencil + low-pass halos (docs/engine.md)
     fit = SCRATCH_BYTES[device] // max(bytes_per_frame, 1) - 2 * halo
     return int(min(T, max(16, fit)))
 
@@ -326,11 +327,11 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, placements=None, face_ids=N
         return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], vertices, backend)
 
     run = _Run(backend, X)
-    halo = 3 + (math.ceil(3 * fps / cutoff) if cutoff else 0)
     problem = {
         "T": T, "fps": fps, "gravity": g.tolist(), "cutoff_hz": cutoff,
         "skinned": 0, "vertices": run.ptr(X), "vertices_f64": int(str(X.dtype).endswith("float64")), "V": V,
-        "chunk": _chunk(chunk_frames, T, P * (12 * 8 + (48 if cutoff else 0)), "cuda" if on_cuda else "cpu", halo),
+        "chunk": _chunk(chunk_frames, T, P * (12 * 8 + (48 if cutoff else 0)), "cuda" if on_cuda else "cpu", fps,
+                        cutoff),
     }
     problem.update(_placement_problem(tables, lambda a: a, bary, yaw, offset, ref, False, run))
     out = run.outputs(T, P, return_rotations, return_positions, as_torch=on_cuda)
@@ -422,7 +423,6 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         transforms = A34.to(torch.float64).contiguous()
     else:
         transforms = np.ascontiguousarray(A34, dtype=np.float64)
-    halo = 3 + (math.ceil(3 * fps / cutoff) if cutoff else 0)
     problem = {
         "T": T, "fps": fps, "gravity": g.tolist(), "cutoff_hz": cutoff, "skinned": 1,
         "transforms": run.ptr(transforms), "J": J, "n_items": n_items, "K": sw.shape[1],
@@ -431,7 +431,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         "item_joints": run.table(np.concatenate([sj[needed], sj[dominant]]), np.int32),
         "item_weights": run.table(np.concatenate([sw[needed], sw[dominant]]), np.float64),
         "chunk": _chunk(chunk_frames, T, P * (12 * 8 + (48 if cutoff else 0)) + n_items * 24,
-                        "cuda" if on_cuda else "cpu", halo),
+                        "cuda" if on_cuda else "cpu", fps, cutoff),
     }
     local = lambda a: np.searchsorted(needed, a)  # noqa: E731 - vertex id -> item index
     problem.update(_placement_problem(tables, local, bary, yaw, offset, len(needed) + np.arange(P), True, run))

@@ -13,6 +13,7 @@ import numpy as np
 
 from .body import SEGMENTS, Body
 from .reference import vertex_normals
+from .topology import placement_points
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,7 @@ class Placements:
             "yaw": self.yaw, "offset": self.offset,
         }
         if body is not None:
-            p = self.surface_points(body.rest_vertices)
-            n = rest_normals(body)[self.anchors]
-            n = np.einsum("pi,pij->pj", self.bary, n)
-            n /= np.linalg.norm(n, axis=1, keepdims=True)
+            p, n = placement_points(body.rest_vertices, body.faces, self.anchors, self.bary)
             cols.update({"x": p[:, 0], "y": p[:, 1], "z": p[:, 2], "nx": n[:, 0], "ny": n[:, 1], "nz": n[:, 2]})
         return cols
 

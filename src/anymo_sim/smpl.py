@@ -59,8 +59,8 @@ for _side in ("left", "right"):
 #: wrist, left knee, right knee, head, pelvis.
 DIP_VERTICES = (1962, 5431, 1096, 4583, 412, 3021)
 TRANSPOSE_VERTICES = (1961, 5424, 1176, 4662, 411, 3021)
-_SMPL_LANDMARKS = dict(zip(("left_wrist_dorsal", "right_wrist_dorsal", "left_knee_front", "right_knee_front",
-                            "head_top", "belt_back"), DIP_VERTICES))
+_SMPL_LANDMARKS = dict(zip(("dip_left_wrist", "dip_right_wrist", "dip_left_knee", "dip_right_knee", "dip_head",
+                            "dip_pelvis"), DIP_VERTICES))
 
 
 class _ChumpyStandIn:
