@@ -112,5 +112,11 @@ def demo(
         console.print(f"wrote {out}")
 
 
+# Subcommand groups, one module each.
+from .placements_cmd import app as placements_app  # noqa: E402
+
+app.add_typer(placements_app, name="placements")
+
+
 def main() -> None:
     app()
