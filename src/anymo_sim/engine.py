@@ -142,8 +142,10 @@ def _gravity(gravity) -> np.ndarray:
 
 def _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset, lowpass_hz, fps, gravity, placements):
     """Validated faces, placements (anchors, bary, yaw, offset), low-pass cutoff and gravity.
-    A `Placements` object brings its own anchors, weights, yaw and offset."""
+    A `Placements` object brings its own anchors, weights, yaw and offset, and its tilt as the
+    mount rotations applied to the outputs (None when every device sits flush)."""
     F = _faces(faces, V)
+    mount = None
     if placements is not None:
         if vertex_ids is not None or face_ids is not None or yaw is not None or offset is not None:
             raise ValueError("placements: give either a Placements object or vertex_ids/face_ids/yaw/offset, not both")
@@ -152,11 +154,13 @@ def _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset, low
         yaw, offset = placements.yaw, placements.offset
         if len(anchors) == 0:
             raise ValueError("placements: empty")
+        if np.any(placements.tilt != 0):
+            mount = placements.mount_rotations()
     else:
         anchors, bary = _placements(vertex_ids, face_ids, barycentric, F, V)
     P = len(anchors)
     return (F, anchors, bary, per_placement("yaw", yaw, P, 0.0), per_placement("offset", offset, P, 0.0),
-            _lowpass(lowpass_hz, fps), _gravity(gravity))
+            _lowpass(lowpass_hz, fps), _gravity(gravity), mount)
 
 
 def _chunk(chunk_frames, T: int, bytes_per_frame: int, device: str, fps: float, cutoff: float) -> int:
@@ -241,7 +245,26 @@ def _placement_problem(tables: topology.AnchorTables, local, bary, yaw, offset, 
     }
 
 
-def _finish(out: dict, degenerate: int, template, backend: str) -> ImuResult:
+def _mounted(out: dict, mount: np.ndarray) -> dict:
+    """Readings of devices tilted on the surface: a fixed rotation M (device axes in the surface
+    frame) gives f' = Mᵀf, ω' = Mᵀω (the point does not move) and R' = R·M."""
+    x = out["accel"]
+    if is_torch(x):
+        import torch
+
+        mount = torch.as_tensor(mount, dtype=x.dtype, device=x.device)
+        mul = torch.einsum
+    else:
+        mount, mul = mount.astype(x.dtype), np.einsum
+    out = dict(out)
+    out["accel"] = mul("tpj,pji->tpi", x, mount)
+    out["gyro"] = mul("tpj,pji->tpi", out["gyro"], mount)
+    if out.get("rotations") is not None:
+        out["rotations"] = mul("tpij,pjk->tpik", out["rotations"], mount)
+    return out
+
+
+def _finish(out: dict, degenerate: int, template, backend: str, mount=None) -> ImuResult:
     if degenerate:
         warnings.warn(
             f"{degenerate} placement-frames had an ill-defined normal or tangent (collapsed faces, or a "
@@ -253,6 +276,8 @@ def _finish(out: dict, degenerate: int, template, backend: str) -> ImuResult:
         import torch
 
         out = {k: torch.from_numpy(v) for k, v in out.items()}
+    if mount is not None:
+        out = _mounted(out, mount)
     return ImuResult(
         accel=out["accel"],
         gyro=out["gyro"],
@@ -306,7 +331,7 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, placements=None, face_ids=N
     T, V = int(X.shape[0]), int(X.shape[1])
     _check_frames(T, "vertices")
     fps = require_fps(fps)
-    F, anchors, bary, yaw, offset, cutoff, g = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
+    F, anchors, bary, yaw, offset, cutoff, g, mount = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
                                                               lowpass_hz, fps, gravity, placements)
     P = len(anchors)
     if check_finite:
@@ -324,7 +349,7 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, placements=None, face_ids=N
     if backend == "reference":
         res = reference.reference_surface_imu(to_numpy(X).astype(np.float64), F, anchors, bary, yaw, offset, fps,
                                               ref_vertices=ref, gravity=g, lowpass_hz=cutoff or None)
-        return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], vertices, backend)
+        return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], vertices, backend, mount)
 
     run = _Run(backend, X)
     problem = {
@@ -336,7 +361,7 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, placements=None, face_ids=N
     problem.update(_placement_problem(tables, lambda a: a, bary, yaw, offset, ref, False, run))
     out = run.outputs(T, P, return_rotations, return_positions, as_torch=on_cuda)
     degenerate = run.execute(problem, out)
-    return _finish(out, degenerate, vertices, backend)
+    return _finish(out, degenerate, vertices, backend, mount)
 
 
 def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transforms, fps, *, vertex_ids=None,
@@ -387,7 +412,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         row = int(np.flatnonzero(np.any(sw < 0, axis=1) | (np.abs(sw.sum(axis=1) - 1.0) > 1e-4))[0])
         raise ValueError(f"skin_weights: row {row} {sw[row].tolist()} must be >= 0 and sum to 1")
     sw = sw / sw.sum(axis=1, keepdims=True)  # exact partition of unity: the rest pose reproduces the rest mesh
-    F, anchors, bary, yaw, offset, cutoff, g = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
+    F, anchors, bary, yaw, offset, cutoff, g, mount = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
                                                               lowpass_hz, fps, gravity, placements)
     P = len(anchors)
     A34 = A[:, :, :3, :]
@@ -409,7 +434,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         res = reference.reference_skinned_imu(rest, F, sj, sw, to_numpy(A34).astype(np.float64), anchors, bary, yaw,
                                               offset, tangents, fps, gravity=g, lowpass_hz=cutoff or None)
         return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], joint_transforms,
-                       backend)
+                       backend, mount)
 
     # Skin items: the needed vertices (points), then one tangent direction per placement that
     # moves with its dominant anchor's weights.
@@ -437,7 +462,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
     problem.update(_placement_problem(tables, local, bary, yaw, offset, len(needed) + np.arange(P), True, run))
     out = run.outputs(T, P, return_rotations, return_positions, as_torch=on_cuda)
     degenerate = run.execute(problem, out)
-    return _finish(out, degenerate, joint_transforms, backend)
+    return _finish(out, degenerate, joint_transforms, backend, mount)
 
 
 def _to_host_like(result: ImuResult, template) -> ImuResult:

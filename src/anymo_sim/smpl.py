@@ -59,82 +59,26 @@ for _side in ("left", "right"):
 #: wrist, left knee, right knee, head, pelvis.
 DIP_VERTICES = (1962, 5431, 1096, 4583, 412, 3021)
 TRANSPOSE_VERTICES = (1961, 5424, 1176, 4662, 411, 3021)
-_SMPL_LANDMARKS = dict(zip(("dip_left_wrist", "dip_right_wrist", "dip_left_knee", "dip_right_knee", "dip_head",
-                            "dip_pelvis"), DIP_VERTICES))
+_SIX = ("left_wrist", "right_wrist", "left_knee", "right_knee", "head", "pelvis")
+_SMPL_LANDMARKS = {**{f"dip_{n}": v for n, v in zip(_SIX, DIP_VERTICES)},
+                   **{f"transpose_{n}": v for n, v in zip(_SIX, TRANSPOSE_VERTICES)}}
+#: smplx's keypoint vertex tables (smplx.vertex_ids) under our landmark names, by mesh size.
+_KEYPOINT_NAMES = {"nose": "nose_tip", "lear": "left_ear", "rear": "right_ear", "leye": "left_eye", "reye": "right_eye",
+                   "LHeel": "left_heel", "RHeel": "right_heel", "LBigToe": "left_big_toe", "RBigToe": "right_big_toe",
+                   "lindex": "left_index_tip", "rindex": "right_index_tip"}
 
 
-class _ChumpyStandIn:
-    """Receives a pickled chumpy object's state; `as_array` recovers the numbers it holds."""
-
-    def __setstate__(self, state):
-        self.__dict__.update(state if isinstance(state, dict) else {"state": state})
-
-    def as_array(self, key: str, path: Path) -> np.ndarray:
-        if "x" in self.__dict__:
-            return np.asarray(self.__dict__["x"])
-        raise ValueError(f"{path}: field {key!r} is a derived chumpy expression, not stored numbers; "
-                         "re-export the model with plain arrays")
-
-
-class _ChumpyFreeUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if module == "chumpy" or module.startswith("chumpy."):
-            return _ChumpyStandIn
-        return super().find_class(module, name)
-
-
-REQUIRED_KEYS = ("v_template", "shapedirs", "J_regressor", "weights", "kintree_table", "f")
-
-
-def load_model_file(path) -> dict:
-    """Arrays of an SMPL-family model file (.pkl, chumpy or not, or .npz), as plain numpy."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"SMPL model file not found: {path}")
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=True) as z:
-            raw = {k: z[k] for k in z.files}
-    elif path.suffix == ".pkl":
-        with open(path, "rb") as fh:
-            try:
-                raw = _ChumpyFreeUnpickler(fh, encoding="latin1").load()
-            except Exception as exc:
-                raise ValueError(f"{path}: not a readable SMPL model pickle ({exc})") from exc
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a dict of model arrays, got {type(raw).__name__}")
-    else:
-        raise ValueError(f"{path}: expected an SMPL-family model file ending in .pkl or .npz")
-    missing = [k for k in REQUIRED_KEYS if k not in raw]
-    if missing:
-        raise ValueError(f"{path}: missing model field(s) {', '.join(missing)}")
-    out = {}
-    for key, value in raw.items():
-        if isinstance(value, _ChumpyStandIn):
-            value = value.as_array(key, path)
-        elif hasattr(value, "toarray"):  # scipy.sparse (J_regressor)
-            value = value.toarray()
-        out[key] = value
+def _landmarks(n_vertices: int) -> dict[str, int]:
+    """Landmarks known for the real meshes: SMPL/SMPL-H (6,890 vertices) and SMPL-X (10,475)."""
+    try:
+        from smplx.vertex_ids import vertex_ids
+    except ImportError:
+        vertex_ids = {}
+    table = {6890: "smplh", 10475: "smplx"}.get(n_vertices)
+    out = {_KEYPOINT_NAMES[k]: int(v) for k, v in vertex_ids.get(table, {}).items() if k in _KEYPOINT_NAMES}
+    if n_vertices == 6890:
+        out.update(_SMPL_LANDMARKS)
     return out
-
-
-def _check_model(m: dict, path) -> str:
-    V = np.asarray(m["v_template"]).shape[0]
-    J = np.asarray(m["weights"]).shape[1] if np.ndim(m["weights"]) == 2 else -1
-    shapes = {
-        "v_template": ((V, 3), np.shape(m["v_template"])),
-        "weights": ((V, J), np.shape(m["weights"])),
-        "J_regressor": ((J, V), np.shape(m["J_regressor"])),
-        "kintree_table": ((2, J), np.shape(m["kintree_table"])),
-    }
-    for key, (want, got) in shapes.items():
-        if tuple(got) != want:
-            raise ValueError(f"{path}: field {key!r} expected shape {want}, got {tuple(got)}")
-    sd = np.shape(m["shapedirs"])
-    if len(sd) != 3 or sd[:2] != (V, 3):
-        raise ValueError(f"{path}: field 'shapedirs' expected shape ({V}, 3, B), got {sd}")
-    if J not in _FAMILY_BY_JOINTS:
-        raise ValueError(f"{path}: {J} joints; expected 24 (SMPL), 52 (SMPL-H) or 55 (SMPL-X)")
-    return _FAMILY_BY_JOINTS[J]
 
 
 class SmplModel:
@@ -179,7 +123,7 @@ class SmplModel:
             skin_joints=top.astype(np.int32),
             skin_weights=w,
             segments=seg_index[top[:, 0]],
-            landmarks=dict(_SMPL_LANDMARKS) if V == 6890 else {},
+            landmarks=_landmarks(V),
             source=f"{self.family.upper()} model file {self.path}",
             license="SMPL-family model licence of the file's provider (not redistributed)",
         )

@@ -1,0 +1,308 @@
+"""Named device placements (watches, glasses, phones, rings, straps...), the research sensor sets
+(DIP-6, TransPose-6, an XSens-17-like suit), user placement files (YAML/JSON), and one entry
+point, `placements_for(body, spec)`, that turns what a user types into `Placements`.
+
+Every preset is a list of `Site`s: a landmark where the body has one (the default body's table,
+the research vertices on a real SMPL mesh), else a segment rule, so every preset works on any
+body with segment labels. Device axes follow common device conventions: a watch's x axis points
+to 3 o'clock (toward the hand on the left wrist, the elbow on the right), a phone's y axis
+along its long edge (up in a pocket, toward the fingers in the hand), z out of the skin.
+Details and the file format: docs/placements.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .body import Body
+from .placements import Placements, dense, sample
+from .sites import Site, SiteError, resolve
+
+
+def _sided(fn) -> dict[str, list[Site]]:
+    """Left and right versions of a one-sided preset: fn(side) -> (name, [Site...])."""
+    return dict(fn(side) for side in ("left", "right"))
+
+
+def _rule(segment: str, along: float, facing) -> Site:
+    return Site(name="", segment=segment, along=along, facing=facing)
+
+
+def _watch(side):
+    return f"watch_{side}", [Site(f"watch_{side}", landmark=f"{side}_wrist_dorsal",
+                                  rule=_rule(f"{side}_forearm", 0.88, "up"),
+                                  x_axis="distal" if side == "left" else "proximal", offset_m=0.006)]
+
+
+def _phone_front(side):
+    return f"phone_front_pocket_{side}", [Site(f"phone_front_pocket_{side}", landmark=f"{side}_front_pocket",
+                                               rule=_rule(f"{side}_thigh", 0.2, "front+lateral"), y_axis="up",
+                                               offset_m=0.006)]
+
+
+def _phone_back(side):
+    return f"phone_back_pocket_{side}", [Site(f"phone_back_pocket_{side}", landmark=f"{side}_back_pocket",
+                                              rule=_rule("pelvis", 0.3, f"back+back+{side}"), y_axis="up",
+                                              offset_m=0.006)]
+
+
+def _phone_hand(side):
+    return f"phone_in_hand_{side}", [Site(f"phone_in_hand_{side}", segment=f"{side}_hand", along=0.4,
+                                          facing="down+medial", y_axis="distal", offset_m=0.006)]
+
+
+def _ring(side):
+    return f"ring_{side}", [Site(f"ring_{side}", landmark=f"{side}_index_base", rule=_rule(f"{side}_hand", 0.5, "up"),
+                                 x_axis="distal", offset_m=0.002)]
+
+
+def _upper_arm(side):
+    return f"upper_arm_band_{side}", [Site(f"upper_arm_band_{side}", landmark=f"{side}_upper_arm_lateral",
+                                           rule=_rule(f"{side}_upper_arm", 0.5, "lateral"), y_axis="proximal",
+                                           offset_m=0.008)]
+
+
+def _ankle(side):
+    return f"ankle_{side}", [Site(f"ankle_{side}", landmark=f"{side}_ankle_lateral",
+                                  rule=_rule(f"{side}_shank", 0.95, "lateral"), y_axis="up", offset_m=0.006)]
+
+
+def _shoe(side):
+    return f"shoe_{side}", [Site(f"shoe_{side}", landmark=f"{side}_shoe_top", rule=_rule(f"{side}_foot", 0.55, "up"),
+                                 x_axis="distal", offset_m=0.01)]
+
+
+def _belt_clip(side):
+    return f"belt_clip_{side}", [Site(f"belt_clip_{side}", landmark=f"{side}_hip",
+                                      rule=_rule("pelvis", 0.6, side), y_axis="up", offset_m=0.01)]
+
+
+def _temple(side):
+    return Site(f"glasses_{side}_temple", landmark=f"{side}_temple", rule=_rule("head", 0.53, side),
+                x_axis="front", offset_m=0.004)
+
+
+def _ear(side):
+    return Site(f"earbud_{side}", landmark=f"{side}_ear", rule=_rule("head", 0.42, f"{side}+back"), x_axis="front",
+                offset_m=0.008)
+
+
+#: Consumer devices, by preset name.
+DEVICES: dict[str, list[Site]] = {
+    **_sided(_watch), **_sided(_phone_front), **_sided(_phone_back), **_sided(_phone_hand), **_sided(_ring),
+    **_sided(_upper_arm), **_sided(_ankle), **_sided(_shoe), **_sided(_belt_clip),
+    "glasses": [_temple("left"), _temple("right")],
+    "earbuds": [_ear("left"), _ear("right")],
+    "headset": [Site("headset", segment="head", along=0.72, facing="front", x_axis="right", offset_m=0.02)],
+    "chest_strap": [Site("chest_strap", landmark="chest_center", rule=_rule("torso", 0.45, "front"), y_axis="up",
+                         offset_m=0.008)],
+    "waist_front": [Site("waist_front", landmark="belt_front", rule=_rule("pelvis", 0.6, "front"), y_axis="up",
+                         offset_m=0.01)],
+    "waist_back": [Site("waist_back", landmark="belt_back", rule=_rule("pelvis", 0.6, "back"), y_axis="up",
+                        offset_m=0.01)],
+}
+
+
+def _research_site(name, smpl_landmark, fallback: Site):
+    """A research sensor: the published vertex on a real SMPL mesh, a segment rule elsewhere."""
+    return Site(name, landmark=smpl_landmark, rule=fallback, y_axis="up" if "wrist" not in name else "distal")
+
+
+def _six(prefix: str, landmark_prefix: str) -> list[Site]:
+    sides = [(f"{s}_wrist", _rule(f"{s}_forearm", 0.88, "up")) for s in ("left", "right")]
+    sides += [(f"{s}_knee", _rule(f"{s}_shank", 0.06, "front")) for s in ("left", "right")]
+    sides += [("head", _rule("head", 0.7, "back")), ("pelvis", _rule("pelvis", 0.35, "back"))]
+    return [_research_site(f"{prefix}/{n}", f"{landmark_prefix}_{n}", r) for n, r in sides]
+
+
+def _xsens17() -> list[Site]:
+    """Xsens MVN's 17-sensor full-body layout (head, sternum, pelvis, shoulders, upper arms,
+    forearms, hands, upper legs, lower legs, feet), by segment rules."""
+    out = [Site("xsens17/head", segment="head", along=0.75, facing="back", y_axis="up"),
+           Site("xsens17/sternum", segment="torso", along=0.75, facing="front", y_axis="up"),
+           Site("xsens17/pelvis", segment="pelvis", along=0.5, facing="back", y_axis="up")]
+    for s in ("left", "right"):
+        out += [Site(f"xsens17/{s}_shoulder", segment="torso", along=0.88, facing=f"back+{s}", y_axis="up"),
+                Site(f"xsens17/{s}_upper_arm", segment=f"{s}_upper_arm", along=0.5, facing="lateral",
+                     y_axis="proximal"),
+                Site(f"xsens17/{s}_forearm", segment=f"{s}_forearm", along=0.8, facing="lateral+up",
+                     y_axis="proximal"),
+                Site(f"xsens17/{s}_hand", segment=f"{s}_hand", along=0.3, facing="up", x_axis="distal"),
+                Site(f"xsens17/{s}_upper_leg", segment=f"{s}_thigh", along=0.5, facing="lateral", y_axis="up"),
+                Site(f"xsens17/{s}_lower_leg", segment=f"{s}_shank", along=0.35, facing="front+medial",
+                     y_axis="up"),
+                Site(f"xsens17/{s}_foot", segment=f"{s}_foot", along=0.55, facing="up", x_axis="distal")]
+    return out
+
+
+#: Sensor sets of published work; on a real SMPL mesh the DIP and TransPose sets use their
+#: published vertex ids (landmarks dip_* / transpose_*), elsewhere segment rules.
+RESEARCH: dict[str, list[Site]] = {
+    "dip6": _six("dip6", "dip"),
+    "transpose6": _six("transpose6", "transpose"),
+    "xsens17": _xsens17(),
+}
+
+PRESETS: dict[str, list[Site]] = {**DEVICES, **RESEARCH}
+
+#: The segments each preset's placements are meant to land on (tests hold every body to them).
+INTENDED_SEGMENTS: dict[str, tuple[str, ...]] = {}
+for _side in ("left", "right"):
+    INTENDED_SEGMENTS.update({
+        f"watch_{_side}": (f"{_side}_forearm", f"{_side}_hand"),
+        f"phone_front_pocket_{_side}": (f"{_side}_thigh", "pelvis"),
+        f"phone_back_pocket_{_side}": ("pelvis", f"{_side}_thigh"),
+        f"phone_in_hand_{_side}": (f"{_side}_hand",),
+        f"ring_{_side}": (f"{_side}_hand",),
+        f"upper_arm_band_{_side}": (f"{_side}_upper_arm",),
+        f"ankle_{_side}": (f"{_side}_shank", f"{_side}_foot"),
+        f"shoe_{_side}": (f"{_side}_foot",),
+        f"belt_clip_{_side}": ("pelvis", "torso"),
+    })
+INTENDED_SEGMENTS.update({"glasses": ("head",), "earbuds": ("head",), "headset": ("head",), "chest_strap": ("torso",),
+                          "waist_front": ("pelvis", "torso"), "waist_back": ("pelvis", "torso")})
+
+
+def preset_names() -> list[str]:
+    return sorted(PRESETS)
+
+
+def preset(body: Body, name: str) -> Placements:
+    """The placements of one preset on `body`."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown placement preset {name!r}; presets: {', '.join(preset_names())}, or 'all'")
+    return _resolve_sites(body, PRESETS[name], f"preset {name!r}")
+
+
+def _resolve_sites(body: Body, sites: list[Site], where: str) -> Placements:
+    out = None
+    for i, site in enumerate(sites):
+        pl = resolve(body, site, f"{where}, placement {site.name or i!r}")
+        out = pl if out is None else out + pl
+    return out
+
+
+# ---------------------------------------------------------------- user files
+
+_FILE_KEYS = {"name", "landmark", "vertex", "segment", "along", "facing", "x_axis", "y_axis", "yaw_deg", "offset_m",
+              "tilt_deg", "preset"}
+
+
+def load_file(body: Body, path) -> Placements:
+    """Placements from a YAML or JSON file: a list (or {"placements": [...]}) of entries, each one of
+      {landmark: NAME} | {vertex: ID} | {segment: NAME, along: 0..1, facing: DIR} | {preset: NAME}
+    with optional name, x_axis or y_axis (DIR), yaw_deg, offset_m, tilt_deg [tx, ty].
+    Errors name the file, the entry and the field."""
+    path = Path(path)
+    entries = _read_entries(path)
+    out = None
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{path}: placements[{i}]"
+        pl = _entry(body, entry, where, i)
+        for n in pl.names:
+            if n in seen:
+                raise SiteError(f"{where}: duplicate placement name {n!r}")
+            seen.add(n)
+        out = pl if out is None else out + pl
+    return out
+
+
+def _read_entries(path: Path) -> list:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: placement file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            raise SiteError(f"{path}: expected a .yaml, .yml or .json placement file")
+    except (json.JSONDecodeError, ValueError) as exc:
+        if isinstance(exc, SiteError):
+            raise
+        raise SiteError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    except Exception as exc:  # yaml.YAMLError and friends
+        raise SiteError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(data, dict) and set(data) == {"placements"}:
+        data = data["placements"]
+    if not isinstance(data, list) or not data:
+        raise SiteError(f"{path}: expected a non-empty list of placements (or a mapping with one key 'placements')")
+    return data
+
+
+def _entry(body: Body, entry, where: str, index: int) -> Placements:
+    if not isinstance(entry, dict):
+        raise SiteError(f"{where}: expected a mapping like {{landmark: left_wrist_dorsal}}, got {entry!r}")
+    unknown = sorted(set(entry) - _FILE_KEYS)
+    if unknown:
+        raise SiteError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FILE_KEYS))}")
+    if "preset" in entry:
+        extra = sorted(set(entry) - {"preset"})
+        if extra:
+            raise SiteError(f"{where}: a preset entry takes no other fields, got {', '.join(extra)}")
+        if entry["preset"] not in PRESETS:
+            raise SiteError(f"{where}.preset: unknown preset {entry['preset']!r}; presets: {', '.join(preset_names())}")
+        return preset(body, entry["preset"])
+    if "x_axis" in entry and "y_axis" in entry:
+        raise SiteError(f"{where}: give x_axis or y_axis, not both")
+    kw = {"name": entry.get("name", entry.get("landmark") or f"placement_{index}")}
+    for key in ("landmark", "segment"):
+        if key in entry:
+            if not isinstance(entry[key], str):
+                raise SiteError(f"{where}.{key}: expected a name, got {entry[key]!r}")
+            kw[key] = entry[key]
+    if "vertex" in entry:
+        kw["vertex"] = entry["vertex"]
+        kw["name"] = entry.get("name", f"v{entry['vertex']}")
+    for key in ("along", "yaw_deg", "offset_m"):
+        if key in entry:
+            kw[key] = _number(entry[key], f"{where}.{key}")
+    if kw.get("offset_m", 0.0) < 0:
+        raise SiteError(f"{where}.offset_m: expected >= 0 (metres out along the normal), got {kw['offset_m']}")
+    if "tilt_deg" in entry:
+        t = entry["tilt_deg"]
+        if not (isinstance(t, list) and len(t) == 2):
+            raise SiteError(f"{where}.tilt_deg: expected [tx, ty] in degrees, got {t!r}")
+        kw["tilt_deg"] = tuple(_number(v, f"{where}.tilt_deg") for v in t)
+    for key in ("facing", "x_axis", "y_axis"):
+        if key in entry:
+            kw[key] = entry[key]
+    if "segment" not in kw and ("along" in kw or "facing" in kw):
+        raise SiteError(f"{where}: along/facing belong to a segment entry; add segment: NAME")
+    return resolve(body, Site(**kw), where)
+
+
+def _number(v, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise SiteError(f"{where}: expected a number, got {v!r}")
+    return float(v)
+
+
+# ---------------------------------------------------------------- one entry point
+
+def placements_for(body: Body, spec: str, count: int = 2400, seed: int = 0) -> Placements:
+    """What a user asks for, as Placements on `body`: 'all' (the dense set, `count` points),
+    'random' (`count` random points with mounting perturbations, `seed`), a preset name, a
+    comma-separated mix of those, or a path to a YAML/JSON placement file."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError("placements: expected 'all', 'random', preset names or a .yaml/.json file")
+    p = Path(spec)
+    if p.suffix.lower() in (".yaml", ".yml", ".json"):
+        return load_file(body, p)
+    out = None
+    for part in (s.strip() for s in spec.split(",")):
+        if part == "all":
+            pl = dense(body, count=count)
+        elif part == "random":
+            pl = sample(body, count, seed=seed, tilt_deg=10.0, offset_m=0.005)
+        else:
+            pl = preset(body, part)
+        out = pl if out is None else out + pl
+    return out
