@@ -81,6 +81,80 @@ def _landmarks(n_vertices: int) -> dict[str, int]:
     return out
 
 
+class _ChumpyStandIn:
+    """Receives a pickled chumpy object's state; `as_array` recovers the numbers it holds."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state if isinstance(state, dict) else {"state": state})
+
+    def as_array(self, key: str, path: Path) -> np.ndarray:
+        if "x" in self.__dict__:
+            return np.asarray(self.__dict__["x"])
+        raise ValueError(f"{path}: field {key!r} is a derived chumpy expression, not stored numbers; "
+                         "re-export the model with plain arrays")
+
+
+class _ChumpyFreeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module == "chumpy" or module.startswith("chumpy."):
+            return _ChumpyStandIn
+        return super().find_class(module, name)
+
+
+REQUIRED_KEYS = ("v_template", "shapedirs", "J_regressor", "weights", "kintree_table", "f")
+
+
+def load_model_file(path) -> dict:
+    """Arrays of an SMPL-family model file (.pkl, chumpy or not, or .npz), as plain numpy."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"SMPL model file not found: {path}")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=True) as z:
+            raw = {k: z[k] for k in z.files}
+    elif path.suffix == ".pkl":
+        with open(path, "rb") as fh:
+            try:
+                raw = _ChumpyFreeUnpickler(fh, encoding="latin1").load()
+            except Exception as exc:
+                raise ValueError(f"{path}: not a readable SMPL model pickle ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a dict of model arrays, got {type(raw).__name__}")
+    else:
+        raise ValueError(f"{path}: expected an SMPL-family model file ending in .pkl or .npz")
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise ValueError(f"{path}: missing model field(s) {', '.join(missing)}")
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, _ChumpyStandIn):
+            value = value.as_array(key, path)
+        elif hasattr(value, "toarray"):  # scipy.sparse (J_regressor)
+            value = value.toarray()
+        out[key] = value
+    return out
+
+
+def _check_model(m: dict, path) -> str:
+    V = np.asarray(m["v_template"]).shape[0]
+    J = np.asarray(m["weights"]).shape[1] if np.ndim(m["weights"]) == 2 else -1
+    shapes = {
+        "v_template": ((V, 3), np.shape(m["v_template"])),
+        "weights": ((V, J), np.shape(m["weights"])),
+        "J_regressor": ((J, V), np.shape(m["J_regressor"])),
+        "kintree_table": ((2, J), np.shape(m["kintree_table"])),
+    }
+    for key, (want, got) in shapes.items():
+        if tuple(got) != want:
+            raise ValueError(f"{path}: field {key!r} expected shape {want}, got {tuple(got)}")
+    sd = np.shape(m["shapedirs"])
+    if len(sd) != 3 or sd[:2] != (V, 3):
+        raise ValueError(f"{path}: field 'shapedirs' expected shape ({V}, 3, B), got {sd}")
+    if J not in _FAMILY_BY_JOINTS:
+        raise ValueError(f"{path}: {J} joints; expected 24 (SMPL), 52 (SMPL-H) or 55 (SMPL-X)")
+    return _FAMILY_BY_JOINTS[J]
+
+
 class SmplModel:
     """A loaded SMPL-family model with fixed betas: the Body, and poses -> skinning matrices."""
 
