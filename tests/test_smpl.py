@@ -2,79 +2,17 @@
 with chumpy objects and a scipy.sparse J_regressor, like the official .pkl files)."""
 
 import pickle
-import sys
-import types
 
 import numpy as np
 import pytest
 
 import anymo_sim
-from anymo_sim import reference, synthetic
+from anymo_sim import reference
 from anymo_sim.body import SEGMENTS
 from anymo_sim.smpl import CANONICAL_TO_BODY, JOINT_NAMES, STANDING_ROOT, SmplModel, load_model_file, smpl_body
 
 scipy_sparse = pytest.importorskip("scipy.sparse")
-
-PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
-# canonical SMPL frame: y up, facing +z, the body's left on +x
-JOINTS = np.array([
-    [0, 0.9, 0], [0.08, 0.82, 0], [-0.08, 0.82, 0], [0, 1.0, 0], [0.09, 0.45, 0], [-0.09, 0.45, 0],
-    [0, 1.12, 0], [0.09, 0.08, 0], [-0.09, 0.08, 0], [0, 1.25, 0], [0.1, 0.02, 0.1], [-0.1, 0.02, 0.1],
-    [0, 1.45, 0], [0.07, 1.38, 0], [-0.07, 1.38, 0], [0, 1.6, 0.02], [0.18, 1.4, 0], [-0.18, 1.4, 0],
-    [0.45, 1.4, 0], [-0.45, 1.4, 0], [0.7, 1.4, 0], [-0.7, 1.4, 0], [0.78, 1.4, 0], [-0.78, 1.4, 0],
-])
-
-
-def _fake_chumpy():
-    """A stand-in `chumpy.ch.Ch` class so pickles reference chumpy exactly like the official files."""
-    mod = types.ModuleType("chumpy.ch")
-
-    class Ch:
-        def __init__(self, x):
-            self.x = x
-
-        def __reduce__(self):
-            return (object.__new__, (Ch,), {"x": self.x, "_dirty_vars": set()})
-
-    Ch.__module__, Ch.__qualname__ = "chumpy.ch", "Ch"
-    mod.Ch = Ch
-    return mod
-
-
-def write_model(path, n_joints=24, rng=None):
-    rng = rng or np.random.default_rng(0)
-    sv, sf = synthetic.icosphere(1, radius=0.03)
-    J = n_joints
-    centres = JOINTS if J == 24 else np.concatenate([JOINTS[:22], JOINTS[22 + (np.arange(J - 22) % 2)] +
-                                                     0.01 * np.arange(J - 22)[:, None]])
-    parents = PARENTS if J == 24 else PARENTS[:22] + [20 + (k % 2) for k in range(J - 22)]
-    V = J * len(sv)
-    v = (centres[:, None, :] + sv[None]).reshape(V, 3)
-    f = (np.arange(J)[:, None, None] * len(sv) + sf[None]).reshape(-1, 3).astype(np.uint32)
-    owner = np.repeat(np.arange(J), len(sv))
-    W = np.zeros((V, J))
-    W[np.arange(V), owner] = 0.7
-    par = np.array(parents)[owner]
-    W[np.arange(V)[par >= 0], par[par >= 0]] += 0.3
-    W[np.arange(V)[par < 0], owner[par < 0]] = 1.0
-    reg = np.zeros((J, V))
-    reg[owner, np.arange(V)] = 1.0 / len(sv)
-    chumpy = _fake_chumpy()
-    data = {
-        "v_template": v, "f": f, "weights": W, "posedirs": np.zeros((V, 3, (J - 1) * 9)),
-        "shapedirs": chumpy.Ch(rng.normal(scale=0.01, size=(V, 3, 10))),
-        "J_regressor": scipy_sparse.csc_matrix(reg),
-        "kintree_table": np.array([[4294967295] + parents[1:], list(range(J))], dtype=np.int64),
-        "bs_style": "lbs", "bs_type": "lrotmin",
-    }
-    sys.modules["chumpy"], sys.modules["chumpy.ch"] = types.ModuleType("chumpy"), chumpy
-    try:
-        with open(path, "wb") as fh:
-            pickle.dump(data, fh, protocol=2)
-    finally:
-        del sys.modules["chumpy"], sys.modules["chumpy.ch"]
-    return data
-
+from smpl_fixture import write_model  # noqa: E402
 
 @pytest.fixture
 def model_path(tmp_path):

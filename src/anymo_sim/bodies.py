@@ -63,3 +63,20 @@ def default_body() -> Body:
                 "and Jonas Hauquier; makehumancommunity.org)",
         **a,
     )
+
+
+def load_body(spec: str = "default", betas=None) -> Body:
+    """'default' (the embedded body) or the path of a SMPL / SMPL-H / SMPL-X model file (.pkl or
+    .npz), shaped by `betas`."""
+    if spec in (None, "", "default"):
+        if betas is not None:
+            raise ValueError("betas: the default body has no shape parameters; they apply to SMPL-family models")
+        return default_body()
+    from pathlib import Path
+
+    from .smpl import smpl_body
+
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: body model file not found (use 'default' or a SMPL-family .pkl/.npz)")
+    return smpl_body(path, betas=betas)

@@ -33,7 +33,7 @@ def _rule(segment: str, along: float, facing) -> Site:
 
 def _watch(side):
     return f"watch_{side}", [Site(f"watch_{side}", landmark=f"{side}_wrist_dorsal",
-                                  rule=_rule(f"{side}_forearm", 0.88, "up"),
+                                  rule=_rule(f"{side}_forearm", 0.88, "lateral"),
                                   x_axis="distal" if side == "left" else "proximal", offset_m=0.006)]
 
 
@@ -51,11 +51,11 @@ def _phone_back(side):
 
 def _phone_hand(side):
     return f"phone_in_hand_{side}", [Site(f"phone_in_hand_{side}", segment=f"{side}_hand", along=0.4,
-                                          facing="down+medial", y_axis="distal", offset_m=0.006)]
+                                          facing="medial", y_axis="distal", offset_m=0.006)]
 
 
 def _ring(side):
-    return f"ring_{side}", [Site(f"ring_{side}", landmark=f"{side}_index_base", rule=_rule(f"{side}_hand", 0.5, "up"),
+    return f"ring_{side}", [Site(f"ring_{side}", landmark=f"{side}_index_base", rule=_rule(f"{side}_hand", 0.5, "lateral"),
                                  x_axis="distal", offset_m=0.002)]
 
 
@@ -112,7 +112,7 @@ def _research_site(name, smpl_landmark, fallback: Site):
 
 
 def _six(prefix: str, landmark_prefix: str) -> list[Site]:
-    sides = [(f"{s}_wrist", _rule(f"{s}_forearm", 0.88, "up")) for s in ("left", "right")]
+    sides = [(f"{s}_wrist", _rule(f"{s}_forearm", 0.88, "lateral")) for s in ("left", "right")]
     sides += [(f"{s}_knee", _rule(f"{s}_shank", 0.06, "front")) for s in ("left", "right")]
     sides += [("head", _rule("head", 0.7, "back")), ("pelvis", _rule("pelvis", 0.35, "back"))]
     return [_research_site(f"{prefix}/{n}", f"{landmark_prefix}_{n}", r) for n, r in sides]
@@ -128,9 +128,9 @@ def _xsens17() -> list[Site]:
         out += [Site(f"xsens17/{s}_shoulder", segment="torso", along=0.88, facing=f"back+{s}", y_axis="up"),
                 Site(f"xsens17/{s}_upper_arm", segment=f"{s}_upper_arm", along=0.5, facing="lateral",
                      y_axis="proximal"),
-                Site(f"xsens17/{s}_forearm", segment=f"{s}_forearm", along=0.8, facing="lateral+up",
+                Site(f"xsens17/{s}_forearm", segment=f"{s}_forearm", along=0.8, facing="lateral",
                      y_axis="proximal"),
-                Site(f"xsens17/{s}_hand", segment=f"{s}_hand", along=0.3, facing="up", x_axis="distal"),
+                Site(f"xsens17/{s}_hand", segment=f"{s}_hand", along=0.3, facing="lateral", x_axis="distal"),
                 Site(f"xsens17/{s}_upper_leg", segment=f"{s}_thigh", along=0.5, facing="lateral", y_axis="up"),
                 Site(f"xsens17/{s}_lower_leg", segment=f"{s}_shank", along=0.35, facing="front+medial",
                      y_axis="up"),

@@ -5,7 +5,9 @@ Rules make presets work on bodies that have no landmark table (a SMPL model, a u
 every body labels its vertices with the canonical SEGMENTS, and a segment's axis and extent
 come from its rest vertices. Directions are words in the body frame (z up, facing +y, the
 body's left at −x): front, back, up, down, left, right, the segment-relative lateral, medial,
-distal, proximal, and sums of them ("back+left"), or an explicit 3-vector.
+distal, proximal, and sums of them ("back+left"), or an explicit 3-vector. On arms and legs
+the words mean the limb hanging straight down by the side, palms facing the thighs (so
+"lateral" on a forearm is the back of the wrist whether the rest pose is a T or an A).
 """
 
 from __future__ import annotations
@@ -88,8 +90,26 @@ def segment_axis(body: Body, segment: str) -> SegmentAxis:
     return SegmentAxis(c, a, float(t.min()), float(t.max()))
 
 
+def hanging_rotation(body: Body, segment: str) -> np.ndarray:
+    """For an arm or leg segment, the smallest rotation taking world down onto the segment's rest
+    axis: direction words on limbs mean the limb hanging straight down by the side (palms facing
+    the thighs), so a rule means the same place in a T-pose, an A-pose or this body's rest pose.
+    Identity for the head, neck, torso, pelvis and feet."""
+    if segment.split("_", 1)[-1] not in _LIMBS:
+        return np.eye(3)
+    from .synthetic import rotation_matrix
+
+    down, a = np.array([0.0, 0.0, -1.0]), segment_axis(body, segment).axis
+    k = np.cross(down, a)
+    s, c = np.linalg.norm(k), float(down @ a)
+    if s < 1e-9:
+        return np.eye(3) if c > 0 else rotation_matrix(np.array([0.0, np.pi, 0.0]))
+    return rotation_matrix(k / s * np.arctan2(s, c))
+
+
 def direction(body: Body, segment: str | None, spec, where: str) -> np.ndarray:
-    """A unit direction in the body's rest frame from words or a 3-vector."""
+    """A unit direction in the body's rest frame from words (on an arm or leg, meant for the limb
+    hanging by the side, see hanging_rotation) or from a 3-vector (in the rest frame as it is)."""
     if isinstance(spec, (list, tuple, np.ndarray)):
         v = np.asarray(spec, dtype=np.float64)
         if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) < 1e-9:
@@ -98,6 +118,7 @@ def direction(body: Body, segment: str | None, spec, where: str) -> np.ndarray:
     if not isinstance(spec, str) or not spec.strip():
         raise SiteError(f"{where}: expected a direction word or [x, y, z], got {spec!r}")
     total = np.zeros(3)
+    limb = segment is not None and segment.split("_", 1)[-1] in _LIMBS
     for word in spec.replace(" ", "").split("+"):
         if word in WORLD_DIRECTIONS:
             total += WORLD_DIRECTIONS[word]
@@ -110,12 +131,14 @@ def direction(body: Body, segment: str | None, spec, where: str) -> np.ndarray:
                     raise SiteError(f"{where}: {word!r} needs a left_ or right_ segment, not {segment!r}")
                 total += (-1.0 if (side == "left") == (word == "lateral") else 1.0) * np.array([1.0, 0.0, 0.0])
             else:
-                total += (1.0 if word == "distal" else -1.0) * segment_axis(body, segment).axis
+                along = np.array([0.0, 0.0, -1.0]) if limb else segment_axis(body, segment).axis
+                total += (1.0 if word == "distal" else -1.0) * along
         else:
             raise SiteError(f"{where}: unknown direction {word!r}; use {', '.join(WORLD_DIRECTIONS)}, "
                             f"{', '.join(RELATIVE_DIRECTIONS)}, sums like 'back+left', or [x, y, z]")
     if np.linalg.norm(total) < 1e-9:
         raise SiteError(f"{where}: direction {spec!r} cancels out")
+    total = hanging_rotation(body, segment) @ total if limb else total
     return total / np.linalg.norm(total)
 
 
