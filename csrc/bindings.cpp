@@ -80,6 +80,74 @@ ImuProblem from_dict(const py::dict& d) {
   return pb;
 }
 
+// The device-model problem (src/anymo_sim/devices/model.py fills and validates it).
+anymo::DeviceProblem device_from_dict(const py::dict& d) {
+  static const std::set<std::string> known = {
+      "T", "P", "N", "fps", "odr", "gravity", "mag_world", "seed", "n_sensors", "resample", "accel", "gyro",
+      "rotations", "table", "table_len", "table_per_frame", "half_width", "rng_id", "step", "sens", "bias",
+      "white", "markov_phi", "markov_q", "markov_s0", "walk_q", "clip", "mount", "g_sens", "soft_iron",
+      "hard_iron", "strap", "time_offset_ns", "jitter_ns", "chunk", "out_accel", "out_gyro", "out_mag",
+      "timestamps"};
+  for (auto item : d) {
+    const auto key = item.first.cast<std::string>();
+    if (!known.count(key)) throw py::key_error("unknown device problem field: " + key);
+  }
+  anymo::DeviceProblem pb;
+  pb.T = num<int64_t>(d, "T", 0);
+  pb.P = num<int64_t>(d, "P", 0);
+  pb.N = num<int64_t>(d, "N", 0);
+  pb.fps = num<double>(d, "fps", 0.0);
+  pb.odr = num<double>(d, "odr", 0.0);
+  for (const char* key : {"gravity", "mag_world"}) {
+    if (!d.contains(key)) continue;
+    auto v = d[key].cast<py::sequence>();
+    double* dst = std::string(key) == "gravity" ? pb.gravity : pb.mag_world;
+    for (int i = 0; i < 3; ++i) dst[i] = v[i].cast<double>();
+  }
+  pb.seed = num<uint64_t>(d, "seed", 0);
+  pb.n_sensors = num<int>(d, "n_sensors", 2);
+  pb.resample = num<int>(d, "resample", 1);
+  pb.accel = ptr<const float>(d, "accel");
+  pb.gyro = ptr<const float>(d, "gyro");
+  pb.rotations = ptr<const float>(d, "rotations");
+  pb.table = ptr<const double>(d, "table");
+  pb.table_len = num<int64_t>(d, "table_len", 0);
+  pb.table_per_frame = num<double>(d, "table_per_frame", 0.0);
+  pb.half_width = num<double>(d, "half_width", 0.0);
+  pb.rng_id = ptr<const uint32_t>(d, "rng_id");
+  pb.step = ptr<const double>(d, "step");
+  pb.sens = ptr<const double>(d, "sens");
+  pb.bias = ptr<const double>(d, "bias");
+  pb.white = ptr<const double>(d, "white");
+  pb.markov_phi = ptr<const double>(d, "markov_phi");
+  pb.markov_q = ptr<const double>(d, "markov_q");
+  pb.markov_s0 = ptr<const double>(d, "markov_s0");
+  pb.walk_q = ptr<const double>(d, "walk_q");
+  pb.clip = ptr<const double>(d, "clip");
+  pb.mount = ptr<const double>(d, "mount");
+  pb.g_sens = ptr<const double>(d, "g_sens");
+  pb.soft_iron = ptr<const double>(d, "soft_iron");
+  pb.hard_iron = ptr<const double>(d, "hard_iron");
+  pb.strap = ptr<const double>(d, "strap");
+  pb.time_offset_ns = ptr<const double>(d, "time_offset_ns");
+  pb.jitter_ns = ptr<const double>(d, "jitter_ns");
+  pb.chunk = num<int64_t>(d, "chunk", 4096);
+  pb.out_accel = ptr<float>(d, "out_accel");
+  pb.out_gyro = ptr<float>(d, "out_gyro");
+  pb.out_mag = ptr<float>(d, "out_mag");
+  pb.timestamps = ptr<int64_t>(d, "timestamps");
+  const bool mag = pb.n_sensors == 3;
+  if (pb.T < 1 || pb.P < 1 || pb.N < 1 || !(pb.fps > 0) || !(pb.odr > 0) || (pb.n_sensors != 2 && !mag) ||
+      !pb.accel || !pb.gyro || !pb.rng_id || !pb.step || !pb.sens || !pb.bias || !pb.white || !pb.markov_phi ||
+      !pb.markov_q || !pb.markov_s0 || !pb.walk_q || !pb.clip || !pb.mount || !pb.g_sens || !pb.time_offset_ns ||
+      !pb.jitter_ns || !pb.out_accel || !pb.out_gyro || !pb.timestamps ||
+      (mag && (!pb.out_mag || !pb.soft_iron || !pb.hard_iron || !pb.rotations)) ||
+      (pb.strap && !pb.rotations) || (pb.resample && (!pb.table || pb.table_len < 2)) ||
+      (!pb.resample && pb.N > pb.T))
+    throw py::value_error("incomplete device problem (sizes, per-placement tables or outputs missing)");
+  return pb;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -97,4 +165,15 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("problem"), py::arg("device") = "cpu", py::arg("stream") = 0,
       "Run one IMU problem; returns the number of degenerate frames.");
+  m.def(
+      "run_device",
+      [](const py::dict& problem, const std::string& device, uintptr_t stream) {
+        anymo::DeviceProblem pb = device_from_dict(problem);
+        py::gil_scoped_release release;
+        if (device == "cpu") return anymo::run_device_cpu(pb);
+        if (device == "cuda") return anymo::run_device_cuda(pb, stream);
+        throw std::invalid_argument("device must be 'cpu' or 'cuda', got '" + device + "'");
+      },
+      py::arg("problem"), py::arg("device") = "cpu", py::arg("stream") = 0,
+      "Apply one device model problem (docs/devices.md) to ideal readings.");
 }

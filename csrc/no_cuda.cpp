@@ -12,5 +12,6 @@ int64_t run_cuda(ImuProblem, uintptr_t) {
       "anymo_sim was built without CUDA (nvcc was not found or ANYMO_CUDA=OFF); "
       "reinstall with nvcc on the PATH, or use backend='cpu'");
 }
+void run_device_cuda(DeviceProblem, uintptr_t stream) { run_cuda(ImuProblem{}, stream); }
 
 }  // namespace anymo

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "anymo/device.h"
 #include "anymo/problem.h"
 
 namespace anymo {
@@ -18,5 +19,10 @@ int cuda_device_count();
 // Runs on device memory, on `stream` (a cudaStream_t), on the current device. Synchronises
 // the stream before returning the degenerate count.
 int64_t run_cuda(ImuProblem pb, uintptr_t stream);
+
+// Device response model (device.h): host memory with OpenMP, or device memory on `stream`
+// (synchronised before returning).
+void run_device_cpu(DeviceProblem pb);
+void run_device_cuda(DeviceProblem pb, uintptr_t stream);
 
 }  // namespace anymo

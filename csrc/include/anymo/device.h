@@ -1,0 +1,320 @@
+// Device response model (docs/devices.md): the per-element math shared by the CPU loops
+// (device_cpu.cpp) and the CUDA kernels (device_cuda.cu), DESIGN.md §3 "the kernel rule".
+//
+// Bit-identity between CPU and GPU: everything here uses only IEEE +, -, *, /, sqrt, frexp,
+// rint and integer ops (no libm transcendental whose last bit may differ between glibc and
+// CUDA), and the translation units are compiled without FMA contraction (CMakeLists.txt), so
+// the same seed gives the same bytes on both.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "anymo/math.h"
+
+namespace anymo {
+
+// ---- counter-based random numbers: Philox4x32-10 (Salmon et al., SC'11) -------------------
+struct U4 {
+  uint32_t v[4];
+};
+
+AM_HD U4 philox4x32_10(U4 c, uint32_t k0, uint32_t k1) {
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {  // the key is bumped before rounds 2..10
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const uint64_t p0 = (uint64_t)0xD2511F53u * c.v[0];
+    const uint64_t p1 = (uint64_t)0xCD9E8D57u * c.v[2];
+    c = U4{{(uint32_t)(p1 >> 32) ^ c.v[1] ^ k0, (uint32_t)p1, (uint32_t)(p0 >> 32) ^ c.v[3] ^ k1,
+            (uint32_t)p0}};
+  }
+  return c;
+}
+
+// ln(x), x > 0: atanh series on the mantissa reduced to [sqrt(1/2), sqrt(2)) (|error| < 1e-16
+// relative). Deterministic ops only, see the header comment.
+AM_HD double det_log(double x) {
+  int e;
+  double m = frexp(x, &e);  // x = m 2^e, m in [0.5, 1)
+  if (m < 0.70710678118654752440) {
+    m *= 2.0;
+    e -= 1;
+  }
+  const double s = (m - 1.0) / (m + 1.0), s2 = s * s;  // |s| < 0.172
+  double p = 1.0 / 23;
+  p = p * s2 + 1.0 / 21; p = p * s2 + 1.0 / 19; p = p * s2 + 1.0 / 17; p = p * s2 + 1.0 / 15;
+  p = p * s2 + 1.0 / 13; p = p * s2 + 1.0 / 11; p = p * s2 + 1.0 / 9;  p = p * s2 + 1.0 / 7;
+  p = p * s2 + 1.0 / 5;  p = p * s2 + 1.0 / 3;  p = p * s2 + 1.0;
+  return 2.0 * s * p + (double)e * 0.69314718055994530942;
+}
+
+// sin and cos of the angle 2 pi (x + 0.5) / 2^32: the quadrant from the top two bits, Taylor
+// polynomials on [-pi/4, pi/4] (truncation < 1e-18), then exact quarter-turn swaps.
+AM_HD void det_sincos_turn(uint32_t x, double& s, double& c) {
+  const uint32_t q = x >> 30;
+  const double r = ((double)(x & 0x3FFFFFFFu) + 0.5) * (1.0 / 1073741824.0);
+  const double a = (r - 0.5) * 1.57079632679489661923, a2 = a * a;
+  double sp = -1.0 / 355687428096000.0;  // -1/17!
+  sp = sp * a2 + 1.0 / 1307674368000.0; sp = sp * a2 - 1.0 / 6227020800.0;
+  sp = sp * a2 + 1.0 / 39916800.0;      sp = sp * a2 - 1.0 / 362880.0;
+  sp = sp * a2 + 1.0 / 5040.0;          sp = sp * a2 - 1.0 / 120.0;
+  sp = sp * a2 + 1.0 / 6.0;
+  const double sa = a - a * a2 * sp;
+  double cp = 1.0 / 6402373705728000.0;  // 1/18!
+  cp = cp * a2 - 1.0 / 20922789888000.0; cp = cp * a2 + 1.0 / 87178291200.0;
+  cp = cp * a2 - 1.0 / 479001600.0;      cp = cp * a2 + 1.0 / 3628800.0;
+  cp = cp * a2 - 1.0 / 40320.0;          cp = cp * a2 + 1.0 / 720.0;
+  cp = cp * a2 - 1.0 / 24.0;             cp = cp * a2 + 0.5;
+  const double ca = 1.0 - a2 * cp;
+  const double h = 0.70710678118654752440;  // rotate by pi/4
+  const double s1 = h * (sa + ca), c1 = h * (ca - sa);
+  if (q == 0) { s = s1; c = c1; }
+  else if (q == 1) { s = c1; c = -s1; }
+  else if (q == 2) { s = -s1; c = -c1; }
+  else { s = -c1; c = s1; }
+}
+
+// Random streams (counter word 3): sensor * 4 + kind, and one for timestamp jitter.
+enum : uint32_t { kWhite = 0, kMarkov = 1, kWalk = 2 };
+constexpr uint32_t kJitterStream = 15;
+
+// Four standard normals keyed by (seed, placement id, sample, stream): Box-Muller on the two
+// word pairs of one Philox block. Uniforms are (n + 0.5) / 2^32, so |z| < 6.67.
+AM_HD void gauss4(uint64_t seed, uint32_t placement, int64_t k, uint32_t stream, double* z) {
+  const U4 b = philox4x32_10(U4{{(uint32_t)((uint64_t)k), (uint32_t)((uint64_t)k >> 32), placement, stream}},
+                             (uint32_t)seed, (uint32_t)(seed >> 32));
+  for (int i = 0; i < 2; ++i) {
+    const double u = ((double)b.v[2 * i] + 0.5) * (1.0 / 4294967296.0);
+    const double r = sqrt(-2.0 * det_log(u));
+    double s, c;
+    det_sincos_turn(b.v[2 * i + 1], s, c);
+    z[2 * i] = r * c;
+    z[2 * i + 1] = r * s;
+  }
+}
+
+// ---- the problem ----------------------------------------------------------------------------
+constexpr int kSensors = 3;  // accel, gyro, mag (mag optional)
+
+struct DeviceProblem {
+  int64_t T = 0;  // motion frames
+  int64_t P = 0;  // placements
+  int64_t N = 0;  // device samples
+  double fps = 0, odr = 0;
+  double gravity[3] = {0.0, 0.0, -9.80665};
+  double mag_world[3] = {0.0, 0.0, 0.0};
+  uint64_t seed = 0;
+  int n_sensors = 2;  // 3 with the magnetometer (needs rotations)
+  int resample = 1;   // 0: device sample k is motion frame k (same rate, exact clock)
+
+  const float* accel = nullptr;      // (T, P, 3) ideal specific force, placement frame
+  const float* gyro = nullptr;       // (T, P, 3) ideal body rate, placement frame
+  const float* rotations = nullptr;  // (T, P, 3, 3) world-from-placement, or null
+
+  // Anti-alias / interpolation kernel tabulated at `table_per_frame` points per motion frame
+  // over [-half_width, half_width] frames (docs/devices.md "Output data rate").
+  const double* table = nullptr;
+  int64_t table_len = 0;
+  double table_per_frame = 0, half_width = 0;
+
+  // Per placement. s = sensor (0 accel, 1 gyro, 2 mag), a = axis.
+  const uint32_t* rng_id = nullptr;   // (P,) placement key of the random streams
+  const double* step = nullptr;       // (P,) motion frames per device sample (clock error in)
+  const double* sens = nullptr;       // (P, 3s, 9) sensitivity (I + scale)(I + cross-axis)
+  const double* bias = nullptr;       // (P, 3s, 3a) turn-on bias
+  const double* white = nullptr;      // (P, 3s, 3a) white-noise std = density sqrt(odr)
+  const double* markov_phi = nullptr; // (P, 3s) exp(-1 / (odr tau))
+  const double* markov_q = nullptr;   // (P, 3s, 3a) driving std sigma_b sqrt(1 - phi^2)
+  const double* markov_s0 = nullptr;  // (P, 3s, 3a) stationary std sigma_b (first sample)
+  const double* walk_q = nullptr;     // (P, 3s, 3a) random-walk step std K / sqrt(odr)
+  const double* clip = nullptr;       // (P, 3s, 3): lo, hi, lsb (lsb 0: no quantization)
+  const double* mount = nullptr;      // (P, 9) placement-from-device rotation (columns: device axes)
+  const double* g_sens = nullptr;     // (P, 9) gyro g-sensitivity, rad/s per m/s^2
+  const double* soft_iron = nullptr;  // (P, 9)
+  const double* hard_iron = nullptr;  // (P, 3) tesla
+  const double* strap = nullptr;      // (P, 10) spring-damper coefficients, or null (rigid)
+  const double* time_offset_ns = nullptr;  // (P,)
+  const double* jitter_ns = nullptr;       // (P,) timestamp jitter std
+
+  int64_t chunk = 4096;  // device samples per chunk
+
+  // Driver scratch: device-frame specific force after the strap (T, P, 3) or null, bias state
+  // (P, 3s, 6) carried across chunks, and the drift of the current chunk (chunk, P, 3s, 3a).
+  const double* strap_force = nullptr;
+  double* bias_state = nullptr;
+  double* drift = nullptr;
+
+  // Outputs: (N, P, 3) float32 each (mag only with n_sensors 3), timestamps (N, P) int64 ns.
+  float* out_accel = nullptr;
+  float* out_gyro = nullptr;
+  float* out_mag = nullptr;
+  int64_t* timestamps = nullptr;
+};
+
+AM_HD V3 load3f(const float* q) { return {(double)q[0], (double)q[1], (double)q[2]}; }
+
+AM_HD M3 load9f(const float* q) {
+  M3 R;
+  for (int i = 0; i < 9; ++i) R.m[i] = (double)q[i];
+  return R;
+}
+
+AM_HD M3 load9(const double* q) {
+  M3 R;
+  for (int i = 0; i < 9; ++i) R.m[i] = q[i];
+  return R;
+}
+
+// R v
+AM_HD V3 mul(const M3& R, V3 v) {
+  return {R.m[0] * v.x + R.m[1] * v.y + R.m[2] * v.z, R.m[3] * v.x + R.m[4] * v.y + R.m[5] * v.z,
+          R.m[6] * v.x + R.m[7] * v.y + R.m[8] * v.z};
+}
+
+// ---- stage 1: loose strap, sequential in time for one placement -----------------------------
+// Translational spring-damper between skin point and device: e = x_dev - x_skin obeys
+// e'' + 2 zeta w e' + w^2 e = -a_skin (world frame), so a_dev = -w^2 e - 2 zeta w e'. Exact
+// first-order-hold discretisation (coefficients from Python): s_{n+1} = Phi s_n + Ga u_n +
+// Gb u_{n+1}, u = -a_skin. Starts at equilibrium with the first frame's acceleration.
+// coef: Phi00 Phi01 Phi10 Phi11 Ga0 Ga1 Gb0 Gb1 w^2 2*zeta*w.
+AM_HD void strap_placement(const DeviceProblem& pb, int64_t p, double* out) {
+  const double* k = pb.strap + p * 10;
+  const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+  const int64_t P = pb.P;
+  if (k[8] == 0.0) {  // rigid
+    for (int64_t t = 0; t < pb.T; ++t) {
+      const V3 f = load3f(pb.accel + (t * P + p) * 3);
+      double* o = out + (t * P + p) * 3;
+      o[0] = f.x; o[1] = f.y; o[2] = f.z;
+    }
+    return;
+  }
+  auto kinematic = [&](int64_t t) {  // world-frame acceleration a = R f + g
+    return mul(load9f(pb.rotations + (t * P + p) * 9), load3f(pb.accel + (t * P + p) * 3)) + g;
+  };
+  V3 a = kinematic(0);
+  V3 e = (-1.0 / k[8]) * a, v = {0.0, 0.0, 0.0};
+  for (int64_t t = 0; t < pb.T; ++t) {
+    const V3 ad = (-k[8]) * e - k[9] * v;
+    const V3 f = mul_t(load9f(pb.rotations + (t * P + p) * 9), ad - g);
+    double* o = out + (t * P + p) * 3;
+    o[0] = f.x; o[1] = f.y; o[2] = f.z;
+    if (t + 1 == pb.T) break;
+    const V3 an = kinematic(t + 1);
+    const V3 e1 = k[0] * e + k[1] * v - k[4] * a - k[6] * an;
+    v = k[2] * e + k[3] * v - k[5] * a - k[7] * an;
+    e = e1;
+    a = an;
+  }
+}
+
+// ---- stage 2: bias drift (Gauss-Markov + random walk), sequential in samples ---------------
+// One (placement, sensor) over device samples [k0, k1); state carried in pb.bias_state, so
+// the drift does not depend on how the samples are chunked.
+AM_HD void drift_run(const DeviceProblem& pb, int64_t p, int s, int64_t k0, int64_t k1) {
+  const int64_t ps = p * kSensors + s;
+  double* st = pb.bias_state + ps * 6;
+  const double phi = pb.markov_phi[ps];
+  const double* q = pb.markov_q + ps * 3;
+  const double* s0 = pb.markov_s0 + ps * 3;
+  const double* w = pb.walk_q + ps * 3;
+  const uint32_t id = pb.rng_id[p];
+  const bool markov = q[0] != 0.0 || q[1] != 0.0 || q[2] != 0.0;
+  const bool walk = w[0] != 0.0 || w[1] != 0.0 || w[2] != 0.0;
+  for (int64_t k = k0; k < k1; ++k) {
+    double zm[4] = {0, 0, 0, 0}, zw[4] = {0, 0, 0, 0};
+    if (markov) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kMarkov, zm);
+    if (walk && k > 0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWalk, zw);
+    double* d = pb.drift + (((k - k0) * pb.P + p) * kSensors + s) * 3;
+    for (int a = 0; a < 3; ++a) {
+      // first sample from the stationary law, so statistics hold from the start
+      st[a] = k == 0 ? s0[a] * zm[a] : phi * st[a] + q[a] * zm[a];
+      st[3 + a] = k == 0 ? 0.0 : st[3 + a] + w[a] * zw[a];
+      d[a] = st[a] + st[3 + a];
+    }
+  }
+}
+
+// Full-scale clip and ADC quantisation: codes are rint(y / lsb) clamped to [lo, hi] / lsb.
+AM_HD double adc(double y, const double* c) {
+  if (c[2] > 0.0) {
+    double code = rint(y / c[2]);
+    const double lo = rint(c[0] / c[2]), hi = rint(c[1] / c[2]);
+    code = code < lo ? lo : (code > hi ? hi : code);
+    return code * c[2];
+  }
+  return y < c[0] ? c[0] : (y > c[1] ? c[1] : y);
+}
+
+// ---- stage 3: one device sample k of placement p --------------------------------------------
+// Resample (windowed-sinc kernel, renormalised), mount rotation, then per sensor
+// y = S x + b + drift + n, clip and quantise. `d0` = first sample of the drift chunk.
+AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0) {
+  const int64_t P = pb.P;
+  const bool mag = pb.n_sensors == 3;
+  const V3 mw = {pb.mag_world[0], pb.mag_world[1], pb.mag_world[2]};
+  auto force = [&](int64_t t) {
+    if (pb.strap_force) {
+      const double* q = pb.strap_force + (t * P + p) * 3;
+      return V3{q[0], q[1], q[2]};
+    }
+    return load3f(pb.accel + (t * P + p) * 3);
+  };
+  V3 x[kSensors];
+  if (!pb.resample) {
+    x[0] = force(k);
+    x[1] = load3f(pb.gyro + (k * P + p) * 3);
+    if (mag) x[2] = mul_t(load9f(pb.rotations + (k * P + p) * 9), mw);
+  } else {
+    const double u = (double)k * pb.step[p];
+    int64_t n0 = (int64_t)ceil(u - pb.half_width), n1 = (int64_t)floor(u + pb.half_width);
+    if (n0 < 0) n0 = 0;
+    if (n1 > pb.T - 1) n1 = pb.T - 1;
+    V3 acc[kSensors] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+    double wsum = 0.0;
+    for (int64_t n = n0; n <= n1; ++n) {
+      const double pos = ((double)n - u + pb.half_width) * pb.table_per_frame;
+      int64_t i = (int64_t)pos;
+      if (i > pb.table_len - 2) i = pb.table_len - 2;
+      const double fr = pos - (double)i;
+      const double w = pb.table[i] + fr * (pb.table[i + 1] - pb.table[i]);
+      acc[0] = acc[0] + w * force(n);
+      acc[1] = acc[1] + w * load3f(pb.gyro + (n * P + p) * 3);
+      if (mag) acc[2] = acc[2] + w * mul_t(load9f(pb.rotations + (n * P + p) * 9), mw);
+      wsum += w;
+    }
+    for (int s = 0; s < kSensors; ++s) x[s] = (1.0 / wsum) * acc[s];
+  }
+  // device axes from placement axes
+  const M3 Rm = load9(pb.mount + p * 9);
+  for (int s = 0; s < pb.n_sensors; ++s) x[s] = mul_t(Rm, x[s]);
+  x[1] = x[1] + mul(load9(pb.g_sens + p * 9), x[0]);
+  if (mag) {
+    const double* h = pb.hard_iron + p * 3;
+    x[2] = mul(load9(pb.soft_iron + p * 9), x[2]) + V3{h[0], h[1], h[2]};
+  }
+  const uint32_t id = pb.rng_id[p];
+  float* outs[kSensors] = {pb.out_accel, pb.out_gyro, pb.out_mag};
+  for (int s = 0; s < pb.n_sensors; ++s) {
+    const int64_t ps = p * kSensors + s;
+    const V3 y = mul(load9(pb.sens + ps * 9), x[s]);
+    const double yv[3] = {y.x, y.y, y.z};
+    const double* wn = pb.white + ps * 3;
+    double z[4] = {0, 0, 0, 0};
+    if (wn[0] != 0.0 || wn[1] != 0.0 || wn[2] != 0.0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWhite, z);
+    const double* d = pb.drift + (((k - d0) * P + p) * kSensors + s) * 3;
+    float* o = outs[s] + (k * P + p) * 3;
+    for (int a = 0; a < 3; ++a) {
+      const double v = yv[a] + pb.bias[ps * 3 + a] + d[a] + wn[a] * z[a];
+      o[a] = (float)adc(v, pb.clip + ps * 3);
+    }
+  }
+  double zj[4] = {0, 0, 0, 0};
+  if (pb.jitter_ns[p] != 0.0) gauss4(pb.seed, id, k, kJitterStream, zj);
+  pb.timestamps[k * P + p] =
+      (int64_t)rint((double)k * (1e9 / pb.odr) + pb.time_offset_ns[p] + pb.jitter_ns[p] * zj[0]);
+}
+
+}  // namespace anymo
