@@ -294,3 +294,20 @@ def test_on_faces_and_table(body):
     with pytest.raises(ValueError, match="face id 99999 is out of range"):
         Placements.on_faces(body, [99999], [[1, 0, 0]])
     assert segment_axis(body, "left_thigh").axis[2] < -0.9  # proximal -> distal: down the thigh
+
+
+@pytest.mark.parametrize("which", ["default", "smpl"])
+def test_standing_still_reads_plus_g_up_and_zero_rate_at_every_placement(which, body, smpl):
+    """Deliverable 6 end to end: body + rest joint transforms + placements ('all', every preset,
+    random tilted ones) -> R·f = (0, 0, +g) in the world and zero angular rate."""
+    b = body if which == "default" else smpl
+    pl = placements_for(b, ",".join(preset_names())) + sample(b, 200, seed=5, tilt_deg=20, offset_m=0.01)
+    if which == "default":
+        pl = pl + dense(b, 600)
+    G = np.repeat(b.joint_rest_transforms[None], 6, axis=0)
+    res = anymo_sim.simulate(b, G, 120.0, pl)
+    up = np.einsum("tpij,tpj->tpi", res.rotations, res.accel)
+    assert np.allclose(up, [0.0, 0.0, 9.80665], atol=2e-4)
+    assert np.abs(res.gyro).max() < 1e-5
+    assert np.allclose(res.accel, np.einsum("tpji,j->tpi", res.rotations, [0.0, 0.0, 9.80665]), atol=2e-4)
+    assert len(anymo_sim.simulate(b, G, 120.0, "watch_left").accel[0]) == 1

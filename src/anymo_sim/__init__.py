@@ -2,11 +2,13 @@
 
 The engine entry points are `surface_imu` (posed meshes in) and `skinned_imu` (a skinned rest
 mesh and joint transforms in); both return an `ImuResult` of specific force, body-frame
-angular velocity, sensor frames and positions. Definitions: docs/engine.md.
+angular velocity, sensor frames and positions. Definitions: docs/engine.md. `simulate` runs
+a `Body` (bodies.default_body(), smpl.smpl_body()) with placements ('all', presets, files).
 """
 
 from .engine import GRAVITY, ImuResult, available_backends, skinned_imu, surface_imu
+from .simulate import simulate
 
 __version__ = "0.1.0"
 
-__all__ = ["GRAVITY", "ImuResult", "available_backends", "skinned_imu", "surface_imu", "__version__"]
+__all__ = ["GRAVITY", "ImuResult", "available_backends", "simulate", "skinned_imu", "surface_imu", "__version__"]
