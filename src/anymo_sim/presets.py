@@ -22,80 +22,53 @@ from .placements import Placements, dense, sample
 from .sites import Site, SiteError, resolve
 
 
-def _sided(fn) -> dict[str, list[Site]]:
-    """Left and right versions of a one-sided preset: fn(side) -> (name, [Site...])."""
-    return dict(fn(side) for side in ("left", "right"))
-
-
 def _rule(segment: str, along: float, facing) -> Site:
     return Site(name="", segment=segment, along=along, facing=facing)
 
 
-def _watch(side):
-    return f"watch_{side}", [Site(f"watch_{side}", landmark=f"{side}_wrist_dorsal",
-                                  rule=_rule(f"{side}_forearm", 0.88, "lateral"),
-                                  x_axis="distal" if side == "left" else "proximal", offset_m=0.006)]
+#: One-sided devices: Site fields with "{s}" for the side; (left, right) pairs for side-dependent
+#: axes; `rule` = (segment, along, facing), the fallback where the body lacks the landmark.
+_SIDED = {
+    "watch": dict(landmark="{s}_wrist_dorsal", rule=("{s}_forearm", 0.88, "lateral"),
+                  x_axis=("distal", "proximal"), offset_m=0.006),
+    "phone_front_pocket": dict(landmark="{s}_front_pocket", rule=("{s}_thigh", 0.2, "front+lateral"), y_axis="up",
+                               offset_m=0.006),
+    "phone_back_pocket": dict(landmark="{s}_back_pocket", rule=("pelvis", 0.3, "back+back+{s}"), y_axis="up",
+                              offset_m=0.006),
+    "phone_in_hand": dict(segment="{s}_hand", along=0.4, facing="medial", y_axis="distal", offset_m=0.006),
+    "ring": dict(landmark="{s}_index_base", rule=("{s}_hand", 0.5, "lateral"), x_axis="distal", offset_m=0.002),
+    "upper_arm_band": dict(landmark="{s}_upper_arm_lateral", rule=("{s}_upper_arm", 0.5, "lateral"),
+                           y_axis="proximal", offset_m=0.008),
+    "ankle": dict(landmark="{s}_ankle_lateral", rule=("{s}_shank", 0.95, "lateral"), y_axis="up", offset_m=0.006),
+    "shoe": dict(landmark="{s}_shoe_top", rule=("{s}_foot", 0.55, "up"), x_axis="distal", offset_m=0.01),
+    "belt_clip": dict(landmark="{s}_hip", rule=("pelvis", 0.6, "{s}"), y_axis="up", offset_m=0.01),
+}
+_PAIRED = {  # both sides in one preset
+    "glasses": ("glasses_{s}_temple", dict(landmark="{s}_temple", rule=("head", 0.53, "{s}"), x_axis="front",
+                                           offset_m=0.004)),
+    "earbuds": ("earbud_{s}", dict(landmark="{s}_ear", rule=("head", 0.42, "{s}+back"), x_axis="front",
+                                   offset_m=0.008)),
+}
 
 
-def _phone_front(side):
-    return f"phone_front_pocket_{side}", [Site(f"phone_front_pocket_{side}", landmark=f"{side}_front_pocket",
-                                               rule=_rule(f"{side}_thigh", 0.2, "front+lateral"), y_axis="up",
-                                               offset_m=0.006)]
+def _on_side(name: str, spec: dict, side: str) -> Site:
+    def fill(v):
+        return v.format(s=side) if isinstance(v, str) else v
 
-
-def _phone_back(side):
-    return f"phone_back_pocket_{side}", [Site(f"phone_back_pocket_{side}", landmark=f"{side}_back_pocket",
-                                              rule=_rule("pelvis", 0.3, f"back+back+{side}"), y_axis="up",
-                                              offset_m=0.006)]
-
-
-def _phone_hand(side):
-    return f"phone_in_hand_{side}", [Site(f"phone_in_hand_{side}", segment=f"{side}_hand", along=0.4,
-                                          facing="medial", y_axis="distal", offset_m=0.006)]
-
-
-def _ring(side):
-    return f"ring_{side}", [Site(f"ring_{side}", landmark=f"{side}_index_base", rule=_rule(f"{side}_hand", 0.5, "lateral"),
-                                 x_axis="distal", offset_m=0.002)]
-
-
-def _upper_arm(side):
-    return f"upper_arm_band_{side}", [Site(f"upper_arm_band_{side}", landmark=f"{side}_upper_arm_lateral",
-                                           rule=_rule(f"{side}_upper_arm", 0.5, "lateral"), y_axis="proximal",
-                                           offset_m=0.008)]
-
-
-def _ankle(side):
-    return f"ankle_{side}", [Site(f"ankle_{side}", landmark=f"{side}_ankle_lateral",
-                                  rule=_rule(f"{side}_shank", 0.95, "lateral"), y_axis="up", offset_m=0.006)]
-
-
-def _shoe(side):
-    return f"shoe_{side}", [Site(f"shoe_{side}", landmark=f"{side}_shoe_top", rule=_rule(f"{side}_foot", 0.55, "up"),
-                                 x_axis="distal", offset_m=0.01)]
-
-
-def _belt_clip(side):
-    return f"belt_clip_{side}", [Site(f"belt_clip_{side}", landmark=f"{side}_hip",
-                                      rule=_rule("pelvis", 0.6, side), y_axis="up", offset_m=0.01)]
-
-
-def _temple(side):
-    return Site(f"glasses_{side}_temple", landmark=f"{side}_temple", rule=_rule("head", 0.53, side),
-                x_axis="front", offset_m=0.004)
-
-
-def _ear(side):
-    return Site(f"earbud_{side}", landmark=f"{side}_ear", rule=_rule("head", 0.42, f"{side}+back"), x_axis="front",
-                offset_m=0.008)
+    fields = {}
+    for key, value in spec.items():
+        if key == "rule":
+            value = _rule(*map(fill, value))
+        elif isinstance(value, tuple):
+            value = value[side == "right"]
+        fields[key] = fill(value)
+    return Site(fill(name), **fields)
 
 
 #: Consumer devices, by preset name.
 DEVICES: dict[str, list[Site]] = {
-    **_sided(_watch), **_sided(_phone_front), **_sided(_phone_back), **_sided(_phone_hand), **_sided(_ring),
-    **_sided(_upper_arm), **_sided(_ankle), **_sided(_shoe), **_sided(_belt_clip),
-    "glasses": [_temple("left"), _temple("right")],
-    "earbuds": [_ear("left"), _ear("right")],
+    **{f"{n}_{side}": [_on_side(f"{n}_{side}", spec, side)] for n, spec in _SIDED.items() for side in ("left", "right")},
+    **{n: [_on_side(name, spec, side) for side in ("left", "right")] for n, (name, spec) in _PAIRED.items()},
     "headset": [Site("headset", segment="head", along=0.72, facing="front", x_axis="right", offset_m=0.02)],
     "chest_strap": [Site("chest_strap", landmark="chest_center", rule=_rule("torso", 0.45, "front"), y_axis="up",
                          offset_m=0.008)],
@@ -108,7 +81,8 @@ DEVICES: dict[str, list[Site]] = {
 
 def _research_site(name, smpl_landmark, fallback: Site):
     """A research sensor: the published vertex on a real SMPL mesh, a segment rule elsewhere."""
-    return Site(name, landmark=smpl_landmark, rule=fallback, y_axis="up" if "wrist" not in name else "distal")
+    axis = {"x_axis": "distal"} if "wrist" in name else {"y_axis": "up"}  # a watch-like wrist unit
+    return Site(name, landmark=smpl_landmark, rule=fallback, **axis)
 
 
 def _six(prefix: str, landmark_prefix: str) -> list[Site]:
