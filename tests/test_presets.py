@@ -84,7 +84,8 @@ def test_device_axes_point_where_the_presets_say(body, smpl):
     for b in (body, smpl):
         for name, axis, want in [("watch_left", 0, "distal"), ("watch_right", 0, "proximal"),
                                  ("phone_front_pocket_left", 1, "up"), ("phone_back_pocket_right", 1, "up"),
-                                 ("upper_arm_band_left", 1, "proximal"), ("chest_strap", 1, "up")]:
+                                 ("upper_arm_band_left", 1, "proximal"), ("chest_strap", 1, "up"),
+                                 ("dip6", 0, "distal"), ("xsens17", 1, "up")]:
             pl = preset(b, name)
             _, R = rest_frames(b, pl)
             seg = SEGMENTS[pl.segment[0]]
