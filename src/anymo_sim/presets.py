@@ -13,6 +13,7 @@ Details and the file format: docs/placements.md.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -115,9 +116,9 @@ def _xsens17() -> list[Site]:
 #: Sensor sets of published work; on a real SMPL mesh the DIP and TransPose sets use their
 #: published vertex ids (landmarks dip_* / transpose_*), elsewhere segment rules.
 RESEARCH: dict[str, list[Site]] = {
-    "dip6": _six("dip6", "dip"),
-    "transpose6": _six("transpose6", "transpose"),
-    "xsens17": _xsens17(),
+    name: [replace(site, offset_m=0.006) for site in sites]  # Xsens MTw-class housing: IMU ~6 mm out
+    for name, sites in (("dip6", _six("dip6", "dip")), ("transpose6", _six("transpose6", "transpose")),
+                        ("xsens17", _xsens17()))
 }
 
 PRESETS: dict[str, list[Site]] = {**DEVICES, **RESEARCH}
