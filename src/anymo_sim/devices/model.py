@@ -159,7 +159,7 @@ def resample_table(fps: float, odr: float) -> tuple[np.ndarray, float]:
 
 def device_tables(device: DeviceParams, P: int, fps: float) -> dict:
     """Every per-placement coefficient of the device model, validated, as float64 arrays."""
-    odr = float(device.odr) if np.ndim(device.odr) == 0 else None
+    odr = fps if device.odr is None else (float(device.odr) if np.ndim(device.odr) == 0 else None)
     if odr is None or not np.isfinite(odr) or odr <= 0:
         raise ValueError(f"odr: expected one positive output data rate in Hz, got {device.odr!r}")
     sensors = [device.accel, device.gyro] + ([device.mag] if device.mag is not None else [])

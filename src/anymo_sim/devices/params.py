@@ -95,7 +95,7 @@ class DeviceParams:
     """A device: its sensors, clock, mounting and strap. See docs/devices.md for each term."""
 
     name: str = "custom"
-    odr: float = 100.0  # output data rate, Hz (one per call)
+    odr: float | None = 100.0  # output data rate, Hz (one per call); None = the motion's rate
     accel: SensorModel = field(default_factory=SensorModel)
     gyro: SensorModel = field(default_factory=SensorModel)
     mag: SensorModel | None = None  # magnetometer (needs rotations) or None
@@ -196,7 +196,9 @@ def params_from_dict(d: dict, where: str = "device") -> DeviceParams:
         if key in d:
             kw[key] = _sensor_from_dict(d[key], key, f"{where}.{key}")
     for key, kind in _DEVICE_FIELDS.items():
-        if key in d:
+        if key == "odr" and d[key] == "motion":
+            kw[key] = None  # the motion's own rate
+        elif key in d:
             kw[key] = parse_quantity(d[key], kind, f"{where}.{key}")
     for key in ("mag_field", "hard_iron"):
         if key in d:
