@@ -410,3 +410,20 @@ def test_invalid_calls_give_clear_errors(tmp_path):
         load_preset(bad)
     with pytest.raises(FileNotFoundError):
         load_preset(tmp_path / "missing.yaml")
+
+
+# ---- CLI -------------------------------------------------------------------------------------------
+def test_cli_device_list_and_plot(tmp_path):
+    from typer.testing import CliRunner
+
+    from anymo_sim_cli.app import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["device", "list"])
+    assert res.exit_code == 0 and "watch-bmi27" in res.output
+    png = tmp_path / "w.png"
+    res = runner.invoke(app, ["device", "plot", "watch-bmi270", "--out", str(png), "--allan-seconds", "60", "--seconds", "1"])
+    assert res.exit_code == 0, res.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (tmp_path / "w.png.partial").exists()
+    res = runner.invoke(app, ["device", "plot", "smartring", "--out", str(tmp_path / "x.png")])
+    assert res.exit_code == 2 and "unknown device preset" in res.output

@@ -95,6 +95,7 @@ class DeviceParams:
     """A device: its sensors, clock, mounting and strap. See docs/devices.md for each term."""
 
     name: str = "custom"
+    description: str = ""
     odr: float | None = 100.0  # output data rate, Hz (one per call); None = the motion's rate
     accel: SensorModel = field(default_factory=SensorModel)
     gyro: SensorModel = field(default_factory=SensorModel)
@@ -189,7 +190,7 @@ def params_from_dict(d: dict, where: str = "device") -> DeviceParams:
         raise ValueError(f"{where}: expected a mapping at the top level, got {type(d).__name__}")
     allowed = ["name", "description", "odr", "accel", "gyro", "mag", "mag_field", "hard_iron", "tolerance"]
     _check_keys(d, allowed + list(_DEVICE_FIELDS), where)
-    kw: dict[str, Any] = {"name": str(d.get("name", "custom"))}
+    kw: dict[str, Any] = {"name": str(d.get("name", "custom")), "description": str(d.get("description", ""))}
     if "odr" not in d:
         raise ValueError(f"{where}: missing 'odr' (output data rate, e.g. '100 Hz')")
     for key in ("accel", "gyro", "mag"):
