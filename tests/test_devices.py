@@ -420,7 +420,7 @@ def test_cli_device_list_and_plot(tmp_path):
 
     runner = CliRunner()
     res = runner.invoke(app, ["device", "list"])
-    assert res.exit_code == 0 and "watch-bmi27" in res.output
+    assert res.exit_code == 0 and "watch-bmi270" in res.output
     png = tmp_path / "w.png"
     res = runner.invoke(app, ["device", "plot", "watch-bmi270", "--out", str(png), "--allan-seconds", "60", "--seconds", "1"])
     assert res.exit_code == 0, res.output

@@ -116,6 +116,9 @@ def demo(
 from .placements_cmd import app as placements_app  # noqa: E402
 
 app.add_typer(placements_app, name="placements")
+from .device_cmd import app as device_app  # noqa: E402
+
+app.add_typer(device_app, name="device")
 from .motion_cmd import app as motion_app  # noqa: E402
 
 app.add_typer(motion_app, name="motion")

@@ -22,7 +22,7 @@ def list_presets() -> None:
 
     table = Table(title="device presets (docs/devices.md)")
     for col in ("preset", "rate", "accel noise", "gyro noise", "accel range", "gyro range", "mag"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "preset")
     for name in preset_names():
         p = load_preset(name)
         table.add_row(
