@@ -33,7 +33,9 @@ from .types import Motion
 
 #: Joint roles -> joint names, per skeleton family. The default map pairs equal roles.
 ROLES = {
-    "cmu": {"pelvis": "Hips", "spine_low": "LowerBack", "spine_mid": "Spine", "chest": "Spine1", "neck": "Neck",
+    # LowerBack is left to follow Hips: its short bone leans 27° back in the MakeHuman rig, and
+    # matching it to a source's upright lumbar bone would tip the whole pelvis forward
+    "cmu": {"pelvis": "Hips", "spine_mid": "Spine", "chest": "Spine1", "neck": "Neck",
             "head": "Head", "l_collar": "LeftShoulder", "l_shoulder": "LeftArm", "l_elbow": "LeftForeArm",
             "l_wrist": "LeftHand", "l_hip": "LeftUpLeg", "l_knee": "LeftLeg", "l_ankle": "LeftFoot",
             "l_toe": "LeftToeBase", "r_collar": "RightShoulder", "r_shoulder": "RightArm", "r_elbow": "RightForeArm",
