@@ -132,3 +132,15 @@ def test_user_joint_map_from_yaml(tmp_path, body, clips):
         retarget(m, body, {"Elbow_L": "left_elbow"})
     with pytest.raises(KeyError, match="root joint 'Hips'"):
         retarget(m, body, {"Hips": None})
+
+
+def test_bvh_with_cmu_names_round_trips_through_the_default_body(tmp_path, body, clips):
+    from anymo_sim.motion.bvh import read_bvh, write_bvh
+
+    res = retarget(clips["punch"], body)
+    write_bvh(tmp_path / "punch.bvh", res.to_motion(body), order="ZYX")
+    m = read_bvh(tmp_path / "punch.bvh")  # CMU joint names: matched by the BVH name table
+    assert m.skeleton == "bvh" and joint_map(m, body)["LeftForeArm"] == "LeftForeArm"
+    back = retarget(m, body, floor="source")
+    assert back.scale == pytest.approx(1.0, abs=1e-6)
+    assert np.allclose(back.G, res.G, atol=1e-4)  # the file keeps 6 decimals

@@ -168,6 +168,23 @@ class Retargeted:
     def positions(self) -> np.ndarray:
         return self.G[:, :, :3, 3]
 
+    def to_motion(self, body: Body, **fields) -> Motion:
+        """The retargeted motion as a Motion on the body's rig (rest pose = the body's rest pose),
+        e.g. to write it as BVH."""
+        from .rotations import matrix_to_quat
+
+        Rrest = body.joint_rest_transforms[:, :3, :3]
+        P = body.joint_rest_transforms[:, :3, 3]
+        offsets = P - P[np.maximum(body.parents, 0)]
+        offsets[0] = 0.0
+        family = BODY_ROLES.get(body.name.split(":", 1)[0], "generic")
+        args = dict(name=self.motion_name, timestamps=self.timestamps, fps=self.fps, joint_names=tuple(body.joint_names),
+                    parents=np.asarray(body.parents), offsets=offsets,
+                    rotations=matrix_to_quat(self.G[:, :, :3, :3] @ np.swapaxes(Rrest, -1, -2)),
+                    root_translation=self.G[:, 0, :3, 3], skeleton=family, source=f"retargeted onto {body.name}")
+        args.update(fields)
+        return Motion(**args)
+
 
 def _is_ancestor(parents, a: int, d: int) -> bool:
     while d >= 0:
