@@ -12,7 +12,7 @@ from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation, RotationSpline
 
 from .rotations import matrix_to_quat, quat_continuous, quat_normalize, quat_to_matrix
-from .types import Motion, MotionError, TextSpan, timestamps_from_rate
+from .types import Motion, MotionError, timestamps_from_rate
 
 
 def _slerp(q0, q1, u):
@@ -103,9 +103,9 @@ def windows(motion: Motion, seconds: float, hop: float | None = None) -> list:
     return [motion.frames(slice(s, s + n)) for s in range(0, motion.n_frames - n + 1, h)]
 
 
-def _yaw(R) -> np.ndarray:
-    """Heading angle about z of the direction R·x0, x0 the rest forward chosen per call."""
-    return np.arctan2(R[..., 1], R[..., 0])
+def _yaw(v) -> np.ndarray:
+    """Heading angle about z of direction(s) v (..., 3)."""
+    return np.arctan2(v[..., 1], v[..., 0])
 
 
 def loop(motion: Motion, seconds: float) -> Motion:

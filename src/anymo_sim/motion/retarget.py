@@ -83,28 +83,24 @@ def _norm(name: str) -> str:
     return name.rsplit(":", 1)[-1].lower().replace("_", "").replace("-", "").replace(" ", "")
 
 
-def source_roles(motion: Motion) -> dict:
-    """role -> source joint name, from the motion's skeleton family (BVH: by common names)."""
-    if motion.skeleton in ROLES:
-        return dict(ROLES[motion.skeleton])
+def _roles_by_name(names) -> dict:
+    """role -> the first joint whose name is a common spelling of it (BVH_ALIASES)."""
     roles = {}
-    for n in motion.joint_names:
+    for n in names:
         role = BVH_ALIASES.get(_norm(n))
         if role and role not in roles:
             roles[role] = n
     return roles
 
 
+def source_roles(motion: Motion) -> dict:
+    """role -> source joint name, from the motion's skeleton family (BVH: by common names)."""
+    return dict(ROLES[motion.skeleton]) if motion.skeleton in ROLES else _roles_by_name(motion.joint_names)
+
+
 def body_roles(body: Body) -> dict:
     family = BODY_ROLES.get(body.name.split(":", 1)[0])
-    if family is None:
-        roles = {}
-        for n in body.joint_names:  # bodies with BVH-like names
-            role = BVH_ALIASES.get(_norm(n))
-            if role and role not in roles:
-                roles[role] = n
-        return roles
-    return dict(ROLES[family])
+    return dict(ROLES[family]) if family else _roles_by_name(body.joint_names)
 
 
 def load_joint_map(spec) -> dict:
@@ -184,6 +180,12 @@ class Retargeted:
                     root_translation=self.G[:, 0, :3, 3], skeleton=family, source=f"retargeted onto {body.name}")
         args.update(fields)
         return Motion(**args)
+
+
+def _transforms(R, p) -> np.ndarray:
+    G = np.zeros(R.shape[:2] + (4, 4))
+    G[..., :3, :3], G[..., :3, 3], G[..., 3, 3] = R, p, 1.0
+    return G
 
 
 def _is_ancestor(parents, a: int, d: int) -> bool:
@@ -284,9 +286,7 @@ def retarget(motion: Motion, body: Body, joint_map_spec=None, *, scale: float | 
         shift = float(Pt[feet, 2].min() - np.percentile(pw[:, feet, 2].min(axis=1), 10))
         shift = shift if abs(shift) <= 0.05 else 0.0
         pw[..., 2] += shift
-    G = np.zeros((T, J, 4, 4))
-    G[..., :3, :3], G[..., :3, 3], G[..., 3, 3] = Rw, pw, 1.0
-    return Retargeted(G=G, fps=motion.fps, timestamps=motion.timestamps, joint_map=jm, scale=scale, facing=F,
+    return Retargeted(G=_transforms(Rw, pw), fps=motion.fps, timestamps=motion.timestamps, joint_map=jm, scale=scale, facing=F,
                       body_name=body.name, motion_name=motion.name, ground_shift=shift)
 
 
@@ -316,9 +316,7 @@ def _smpl_direct(motion: Motion, body: Body) -> Retargeted:
         else:
             Rw[:, j] = Rw[:, par] @ local[:, j]
             pw[:, j] = pw[:, par] + Rw[:, par] @ (Jc[j] - Jc[par])
-    G = np.zeros((T, J, 4, 4))
-    G[..., :3, :3], G[..., :3, 3], G[..., 3, 3] = Rw, pw, 1.0
-    return Retargeted(G=G, fps=motion.fps, timestamps=motion.timestamps, joint_map={n: n for n in body.joint_names},
+    return Retargeted(G=_transforms(Rw, pw), fps=motion.fps, timestamps=motion.timestamps, joint_map={n: n for n in body.joint_names},
                       scale=1.0, facing=np.eye(3), body_name=body.name, motion_name=motion.name)
 
 
