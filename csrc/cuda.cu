@@ -7,24 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "anymo/cuda_launch.h"
 #include "anymo/drivers.h"
 
 namespace anymo {
 
 namespace {
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("anymo_sim CUDA error in ") + what + ": " +
-                             cudaGetErrorString(err));
-}
-
-constexpr int kThreads = 256;
-
-int blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return (int)(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
-}
 
 __global__ void skin_kernel(ImuProblem pb, int64_t s0, int64_t n, double* out) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;

@@ -3,28 +3,14 @@
 // its arithmetic rounds exactly as the CPU driver's does.
 #include <cuda_runtime.h>
 
-#include <stdexcept>
-#include <string>
 #include <vector>
 
+#include "anymo/cuda_launch.h"
 #include "anymo/drivers.h"
 
 namespace anymo {
 
 namespace {
-
-void cuda_ok(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("anymo_sim CUDA error in device model, ") + what + ": " +
-                             cudaGetErrorString(err));
-}
-
-constexpr int kBlock = 128;
-
-int grid_for(int64_t n) {
-  const int64_t b = (n + kBlock - 1) / kBlock;
-  return (int)(b < 1 ? 1 : (b > 65535 * 8 ? 65535 * 8 : b));
-}
 
 __global__ void strap_kernel(DeviceProblem pb, double* out) {
   for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < pb.P; p += (int64_t)gridDim.x * blockDim.x)
@@ -52,7 +38,7 @@ class Scratch {
   }
   double* doubles(int64_t n) {
     void* p = nullptr;
-    cuda_ok(cudaMallocAsync(&p, (size_t)(n > 0 ? n : 1) * sizeof(double), stream_), "cudaMallocAsync");
+    check(cudaMallocAsync(&p, (size_t)(n > 0 ? n : 1) * sizeof(double), stream_), "cudaMallocAsync");
     held_.push_back(p);
     return static_cast<double*>(p);
   }
@@ -70,20 +56,20 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
   Scratch scratch(stream);
   if (pb.strap) {
     double* out = scratch.doubles(pb.T * pb.P * 3);
-    strap_kernel<<<grid_for(pb.P), kBlock, 0, stream>>>(pb, out);
-    cuda_ok(cudaGetLastError(), "strap_kernel");
+    strap_kernel<<<blocks_for(pb.P), kThreads, 0, stream>>>(pb, out);
+    check(cudaGetLastError(), "strap_kernel");
     pb.strap_force = out;
   }
   pb.bias_state = scratch.doubles(pb.P * kSensors * 6);
   pb.drift = scratch.doubles(pb.chunk * pb.P * kSensors * 3);
   for (int64_t k0 = 0; k0 < pb.N; k0 += pb.chunk) {
     const int64_t k1 = k0 + pb.chunk < pb.N ? k0 + pb.chunk : pb.N;
-    drift_kernel<<<grid_for(pb.P * pb.n_sensors), kBlock, 0, stream>>>(pb, k0, k1);
-    cuda_ok(cudaGetLastError(), "drift_kernel");
-    sample_kernel<<<grid_for((k1 - k0) * pb.P), kBlock, 0, stream>>>(pb, k0, k1);
-    cuda_ok(cudaGetLastError(), "sample_kernel");
+    drift_kernel<<<blocks_for(pb.P * pb.n_sensors), kThreads, 0, stream>>>(pb, k0, k1);
+    check(cudaGetLastError(), "drift_kernel");
+    sample_kernel<<<blocks_for((k1 - k0) * pb.P), kThreads, 0, stream>>>(pb, k0, k1);
+    check(cudaGetLastError(), "sample_kernel");
   }
-  cuda_ok(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
 }
 
 }  // namespace anymo
