@@ -12,10 +12,18 @@ from anymo_sim.motion.nymeria import read_nymeria
 from anymo_sim.motion.retarget import bone_direction_errors, joint_map, retarget
 from motion_fixtures import write_amass, write_sequence
 
-# Bones whose two ends have different rest geometry in the two rigs: the source's rest pose
-# cannot put all of a joint's children where the target's are (e.g. DeepMimic's hips sit on a
-# level line, MakeHuman's 12° below the pelvis joint), so a constant offset remains.
-MULTI_CHILD = ("Hips->", "Spine->", "Spine1->")
+def check_bones(err, name=""):
+    """A bone from a joint with one mapped child follows the source to < 1°. A joint with several
+    mapped children cannot put them all where the source has them when the two rigs' rest shapes
+    differ (DeepMimic's hips sit on a level line, MakeHuman's 12° below the pelvis joint): those
+    bones carry a constant offset (< 50°, constant to 0.5°)."""
+    parents = [b.split("->")[0] for b in err]
+    for bone, e in err.items():
+        if parents.count(bone.split("->")[0]) > 1:
+            assert np.ptp(e) < 0.5 and e.max() < 50.0, (name, bone, e.max())
+        else:
+            assert e.max() < 1.0, (name, bone, e.max())
+    return sum(parents.count(p) == 1 for p in parents)
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +59,8 @@ def test_every_builtin_clip_drives_the_default_body(body, clips):
 def test_bone_directions_follow_the_source(body, clips):
     for name, m in clips.items():
         err = bone_direction_errors(m, body, retarget(m, body))
-        assert len(err) >= 15, name
-        for bone, e in err.items():
-            if bone.startswith(MULTI_CHILD):
-                assert np.ptp(e) < 0.5 and e.max() < 15.0, (name, bone, e.max())  # constant rest-shape offset
-            else:
-                assert e.max() < 1.0, (name, bone, e.max())
+        assert len(err) >= 15 and check_bones(err, name) >= 10, name
+        assert max(e.max() for e in err.values()) < 15.0, name
 
 
 def test_rest_pose_alignment_arms_down_and_facing(body):
@@ -96,9 +100,7 @@ def test_xsens_sequence_and_amass_drive_the_default_body(tmp_path, body):
     x = read_nymeria(write_sequence(tmp_path, T=480)["folder"])
     for m in (x, motions.read(write_amass_path(tmp_path))):
         res = retarget(m, body)
-        err = bone_direction_errors(m, body, res)
-        single = [e.max() for b, e in err.items() if not b.startswith(MULTI_CHILD)]
-        assert len(single) >= 12 and max(single) < 1.0, m.skeleton
+        assert check_bones(bone_direction_errors(m, body, res), m.skeleton) >= 12
         # both walk forward: the body faces where it goes, upright
         root = res.positions[:, 0]
         fwd = res.G[:, 0, :3, :3] @ body.joint_rest_transforms[0, :3, :3].T @ [0, 1, 0]
@@ -144,3 +146,19 @@ def test_bvh_with_cmu_names_round_trips_through_the_default_body(tmp_path, body,
     back = retarget(m, body, floor="source")
     assert back.scale == pytest.approx(1.0, abs=1e-6)
     assert np.allclose(back.G, res.G, atol=1e-4)  # the file keeps 6 decimals
+
+
+def test_builtin_clip_on_a_smpl_body(tmp_path, clips):
+    from anymo_sim.smpl import SmplModel
+    from smpl_fixture import write_model
+
+    write_model(tmp_path / "SMPL_NEUTRAL.pkl", geometry="limbs")
+    smpl = SmplModel(tmp_path / "SMPL_NEUTRAL.pkl").body  # T-pose rig, 24 joints
+    m = clips["run"]
+    res = retarget(m, smpl)
+    assert res.joint_map["left_elbow"] == "left_elbow" and res.joint_map["pelvis"] == "root"
+    assert check_bones(bone_direction_errors(m, smpl, res)) >= 11  # head, 2 x (arm 2, leg 3)
+    # the SMPL body's T-pose arms now hang and swing like the source's
+    j = smpl.joint_names.index
+    arm = res.positions[:, j("left_elbow")] - res.positions[:, j("left_shoulder")]
+    assert np.all(arm[:, 2] < 0)
