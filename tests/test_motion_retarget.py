@@ -158,7 +158,7 @@ def test_builtin_clip_on_a_smpl_body(tmp_path, clips):
     res = retarget(m, smpl)
     assert res.joint_map["left_elbow"] == "left_elbow" and res.joint_map["pelvis"] == "root"
     assert check_bones(bone_direction_errors(m, smpl, res)) >= 11  # head, 2 x (arm 2, leg 3)
-    # the SMPL body's T-pose arms now hang and swing like the source's
+    # the SMPL body's T-pose arms now hang and swing like the source's (mostly down, not sideways)
     j = smpl.joint_names.index
     arm = res.positions[:, j("left_elbow")] - res.positions[:, j("left_shoulder")]
-    assert np.all(arm[:, 2] < 0)
+    assert np.median(arm[:, 2] / np.linalg.norm(arm, axis=1)) < -0.5
