@@ -341,9 +341,20 @@ def test_randomize_is_reproducible_and_spreads_as_configured():
     assert abs(r1.gyro.scale.std() / 4e-3 - 1) < 0.05
     assert abs(r1.clock_error.std() / 100e-6 - 1) < 0.05
     assert not np.array_equal(randomize(p, 4000, seed=6).accel.bias, r1.accel.bias)
-    a, g = at_rest(300, 4000)
-    out = apply_device(a, g, 100.0, r1, seed=1)  # every placement its own device
-    assert out.accel.shape == (299, 4000, 3) or out.accel.shape[1] == 4000
+    # every placement its own device: the mean reading at rest is S R_mount^T (0, 0, g) + bias
+    from scipy.spatial.transform import Rotation
+
+    P = 300
+    steady = p.replace(accel=SensorModel(**{**p.accel.__dict__, "bias_instability": 0.0}))  # no drift in the mean
+    sub = randomize(steady, P, seed=9)
+    a, g = at_rest(400, P)
+    out = apply_device(a, g, 100.0, sub, seed=1)
+    C = sub.accel.cross_axis * (1 - np.eye(3))
+    S = (1 + sub.accel.scale)[:, :, None] * (np.eye(3) + C)
+    Rm = Rotation.from_rotvec(sub.mount_rotation).as_matrix()
+    pred = np.einsum("pij,pkj,k->pi", S, Rm, [0, 0, G]) + sub.accel.bias
+    assert np.abs(pred).max() > 0.5  # tilts and offsets matter ...
+    np.testing.assert_allclose(out.accel.mean(axis=0), pred, atol=4e-3)  # ... and land where predicted
 
 
 def test_export_units_and_conventions():
