@@ -2,6 +2,7 @@
 on a body-like SMPL fixture (T-pose, written in the real model format)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -102,7 +103,6 @@ def test_research_sets_use_the_published_smpl_vertices(body):
         list(DIP_VERTICES)
     assert lm["transpose_right_wrist"] == TRANSPOSE_VERTICES[1] and lm["nose_tip"] == 332 and lm["left_ear"] == 583
     # a body that has these landmarks (a real SMPL mesh) gets exactly those vertices
-    from dataclasses import replace
 
     b = replace(body, landmarks={k: v for k, v in lm.items() if k.startswith(("dip_", "transpose_"))})
     assert preset(b, "dip6").anchors[:, 0].tolist() == list(DIP_VERTICES)
@@ -255,7 +255,7 @@ def test_tilted_devices_read_rotated_physics(body):
     """A tilt is a fixed device-from-surface rotation M: f' = Mᵀf, ω' = Mᵀω, R' = R·M. Checked on a
     body turning about z at a constant rate: at rest pose geometry, R'ᵀ(0, 0, g) is the gravity part."""
     pl = preset(body, "watch_left") + preset(body, "chest_strap")
-    tilted = pl._replace(tilt=np.array([[0.2, -0.1], [0.0, 0.3]]))
+    tilted = replace(pl, tilt=np.array([[0.2, -0.1], [0.0, 0.3]]))
     T, fps = 40, 100.0
     t = np.arange(T) / fps
     from anymo_sim.synthetic import rotation_matrix

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from anymo_sim._io import write_atomic
+
 app = typer.Typer(
     help="anymo-sim: simulated wearable IMUs anywhere on a moving body surface.",
     no_args_is_help=True,
@@ -104,11 +106,12 @@ def demo(
         table.add_row("degenerate frames", str(res.degenerate))
     console.print(table)
     if out is not None:
-        tmp = out.with_name(out.name + ".partial")
-        with open(tmp, "wb") as fh:  # write aside, then rename: no half-written file on failure
-            np.savez_compressed(fh, accel=accel, gyro=gyro, rotations=np.asarray(res.rotations),
-                                positions=np.asarray(res.positions), vertex_ids=ids, yaw=yaw, fps=fps)
-        tmp.replace(out)
+        def save(tmp):
+            with open(tmp, "wb") as fh:  # a file object: savez would append .npz to a name
+                np.savez_compressed(fh, accel=accel, gyro=gyro, rotations=np.asarray(res.rotations),
+                                    positions=np.asarray(res.positions), vertex_ids=ids, yaw=yaw, fps=fps)
+
+        write_atomic(out, save)
         console.print(f"wrote {out}")
 
 

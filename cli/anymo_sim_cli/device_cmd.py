@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from anymo_sim._io import write_atomic
+
 app = typer.Typer(help="Device response models: list presets, plot a preset's noise and output.", no_args_is_help=True)
 console = Console()
 
@@ -127,9 +129,6 @@ def plot(
         ax.set(title=f"{label} moving (ideal at 1 kHz, device at {fps:g} Hz)", xlabel="s", ylabel=unit)
         ax.legend(fontsize=8, loc="upper right", ncol=2)
         ax.grid(alpha=0.3)
-    tmp = out.with_name(out.name + ".partial")
-    with open(tmp, "wb") as fh:  # write aside, then rename: no half-written file on failure
-        fig.savefig(fh, format="png", dpi=110)
+    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
-    tmp.replace(out)
     console.print(f"wrote {out}")

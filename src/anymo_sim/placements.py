@@ -9,7 +9,7 @@ an offset along it (m, the device's thickness), a tilt of the device off the tan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,11 +48,6 @@ class Placements:
     def __len__(self) -> int:
         return len(self.anchors)
 
-    def _replace(self, **changes) -> "Placements":
-        fields = {k: getattr(self, k) for k in _FIELDS + ("names",)}
-        fields.update(changes)
-        return Placements(**fields)
-
     def __add__(self, other: "Placements") -> "Placements":
         return Placements(names=self.names + other.names,
                           **{k: np.concatenate([getattr(self, k), getattr(other, k)]) for k in _FIELDS})
@@ -62,7 +57,7 @@ class Placements:
         return Placements(names=tuple(self.names[i] for i in idx), **{k: getattr(self, k)[idx] for k in _FIELDS})
 
     def renamed(self, names) -> "Placements":
-        return self._replace(names=tuple(names))
+        return replace(self, names=tuple(names))
 
     @classmethod
     def on_vertices(cls, body: Body, vertex_ids, names=None, yaw=0.0, offset=0.0) -> "Placements":
@@ -119,7 +114,7 @@ class Placements:
         axis = rng.uniform(-np.pi, np.pi, P)
         angle = np.deg2rad(tilt_deg) * np.sqrt(rng.uniform(0, 1, P))  # uniform over the spherical cap
         tilt = out.tilt + angle[:, None] * np.stack([np.cos(axis), np.sin(axis)], axis=1)
-        return out._replace(yaw=out.yaw + np.deg2rad(yaw_deg) * rng.uniform(-1, 1, P),
+        return replace(out, yaw=out.yaw + np.deg2rad(yaw_deg) * rng.uniform(-1, 1, P),
                             offset=out.offset + offset_m * rng.uniform(0, 1, P), tilt=tilt)
 
     def table(self, body: Body | None = None) -> dict[str, np.ndarray]:
@@ -156,7 +151,7 @@ def _slide(pl: Placements, body: Body, radius: float, rng) -> Placements:
         cand = cand[body.segments[cand] == pl.segment[i]]
         ids[i] = rng.choice(cand) if len(cand) else pl.anchors[i, np.argmax(pl.bary[i])]
     moved = Placements.on_vertices(body, ids, names=pl.names)
-    return moved._replace(yaw=pl.yaw, offset=pl.offset, tilt=pl.tilt, segment=pl.segment)
+    return replace(moved, yaw=pl.yaw, offset=pl.offset, tilt=pl.tilt, segment=pl.segment)
 
 
 def rest_normals(body: Body) -> np.ndarray:

@@ -12,7 +12,7 @@ the words mean the limb hanging straight down by the side, palms facing the thig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -97,14 +97,9 @@ def hanging_rotation(body: Body, segment: str) -> np.ndarray:
     Identity for the head, neck, torso, pelvis and feet."""
     if segment.split("_", 1)[-1] not in _LIMBS:
         return np.eye(3)
-    from .synthetic import rotation_matrix
+    from .motion.rotations import rotation_between
 
-    down, a = np.array([0.0, 0.0, -1.0]), segment_axis(body, segment).axis
-    k = np.cross(down, a)
-    s, c = np.linalg.norm(k), float(down @ a)
-    if s < 1e-9:
-        return np.eye(3) if c > 0 else rotation_matrix(np.array([0.0, np.pi, 0.0]))
-    return rotation_matrix(k / s * np.arctan2(s, c))
+    return rotation_between([0.0, 0.0, -1.0], segment_axis(body, segment).axis)
 
 
 def direction(body: Body, segment: str | None, spec, where: str) -> np.ndarray:
@@ -199,7 +194,7 @@ def resolve(body: Body, site: Site, where: str | None = None) -> Placements:
             yaw += yaw_towards(body, int(v), d, f"{where}.{key}") - quarter
     tilt = np.deg2rad(np.asarray(site.tilt_deg, dtype=np.float64)).reshape(1, 2)
     yaw = (yaw + np.pi) % (2 * np.pi) - np.pi
-    return pl._replace(yaw=np.array([yaw]), tilt=tilt)
+    return replace(pl, yaw=np.array([yaw]), tilt=tilt)
 
 
 def yaw_towards(body: Body, vertex: int, d: np.ndarray, where: str) -> float:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import write_atomic
 from .body import SEGMENTS, Body
 from .placements import Placements
 
@@ -43,7 +44,7 @@ def rest_frames(body: Body, placements: Placements) -> tuple[np.ndarray, np.ndar
 
     A = np.tile(np.eye(4), (4, len(body.joint_names), 1, 1))
     res = skinned_imu(body.rest_vertices, body.faces, body.skin_joints, body.skin_weights, A, 60.0,
-                      placements=placements, backend="reference" if len(placements) < 8 else "auto")
+                      placements=placements)
     return np.asarray(res.positions[0], dtype=np.float64), np.asarray(res.rotations[0], dtype=np.float64)
 
 
@@ -54,19 +55,6 @@ def _glyph_sizes(P: int) -> tuple[float, float]:
 
 def _placement_colors(placements: Placements) -> np.ndarray:
     return SEGMENT_COLORS[placements.segment]
-
-
-def _write_atomic(path: Path, write) -> Path:
-    """Write through a '.partial' file and rename, so a failure leaves no half-written output."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 # ---------------------------------------------------------------- PNG
@@ -148,7 +136,7 @@ def render_png(body: Body, placements: Placements, path, views=("front", "back",
     fig.suptitle(title or f"{body.name}: {len(placements)} placements (dot, normal spike, tangent square; red = x)",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
-    out = _write_atomic(Path(path), lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    out = write_atomic(Path(path), lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
     plt.close(fig)
     return out
 
@@ -175,7 +163,7 @@ def write_html(body: Body, placements: Placements, path, title: str | None = Non
         "spike": _glyph_sizes(len(placements))[0], "square": _glyph_sizes(len(placements))[1],
     }
     html = _HTML.replace("__DATA__", json.dumps(data))
-    return _write_atomic(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return write_atomic(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
 
 _HTML = r"""<!DOCTYPE html>
@@ -281,7 +269,7 @@ def export_mesh(body: Body, placements: Placements, path) -> Path:
             m.visual.vertex_colors = np.tile(np.append(c, 255), (len(m.vertices), 1))
             parts.append(m)
     mesh = trimesh.util.concatenate(parts)
-    return _write_atomic(path, lambda tmp: tmp.write_bytes(mesh.export(file_type=kind)))
+    return write_atomic(path, lambda tmp: tmp.write_bytes(mesh.export(file_type=kind)))
 
 
 def export_table(body: Body, placements: Placements, path) -> Path:
@@ -308,4 +296,4 @@ def export_table(body: Body, placements: Placements, path) -> Path:
                 w.writeheader()
                 w.writerows(rows)
 
-    return _write_atomic(path, write)
+    return write_atomic(path, write)

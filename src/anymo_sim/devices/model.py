@@ -15,6 +15,7 @@ from scipy.linalg import expm
 
 from .. import engine
 from .._arrays import is_cuda, is_torch, to_numpy
+from ..synthetic import rotation_matrix
 from ..validate import require_finite, require_fps, shape_error
 from . import reference
 from .params import DeviceParams, SensorModel, as_params
@@ -69,16 +70,6 @@ def _arr(name, value, P, tail, default=0.0, nonneg=False, finite=True):
     if nonneg and (np.isnan(a).any() or (a < 0).any()):
         raise ValueError(f"{name}: expected values >= 0, got {a[np.isnan(a) | (a < 0)].ravel()[0]!r}")
     return np.ascontiguousarray(a)
-
-
-def _rotation(rotvec: np.ndarray) -> np.ndarray:
-    """(P, 3) rotation vectors -> (P, 3, 3) matrices (Rodrigues)."""
-    th = np.linalg.norm(rotvec, axis=1)[:, None, None]
-    k = np.divide(rotvec, th[:, :, 0], out=np.zeros_like(rotvec), where=th[:, :, 0] > 0)
-    K = np.zeros((len(rotvec), 3, 3))
-    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
-    K -= K.transpose(0, 2, 1)
-    return np.eye(3) + np.sin(th) * K + (1 - np.cos(th)) * K @ K
 
 
 def _sensor_tables(s: SensorModel, name: str, P: int, odr: float) -> dict:
@@ -183,7 +174,7 @@ def device_tables(device: DeviceParams, P: int, fps: float) -> dict:
         odr=odr,
         step=fps / (odr * (1.0 + eps)),
         clock_error=eps,
-        mount=_rotation(_arr("mount_rotation", device.mount_rotation, P, (3,))).reshape(P, 9),
+        mount=rotation_matrix(_arr("mount_rotation", device.mount_rotation, P, (3,))).reshape(P, 9),
         g_sens=_arr("g_sensitivity", device.g_sensitivity, P, (3, 3)).reshape(P, 9),
         soft_iron=_arr("soft_iron", device.soft_iron, P, (3, 3), default=np.eye(3)).reshape(P, 9),
         hard_iron=_arr("hard_iron", device.hard_iron, P, (3,)),

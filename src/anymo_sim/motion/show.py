@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import write_atomic
+
 from ..body import Body
 from .retarget import Retargeted, retarget
 from .types import Motion
@@ -115,10 +117,8 @@ def render_strip(motion: Motion, body: Body, path, frames: int = 6, result: Reta
     fig.suptitle(f"{motion.name} on {body.name}" + (f": {label}" if label else "")
                  + ("  (red: source skeleton)" if skeleton else ""), fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".partial")
-    fig.savefig(tmp, dpi=110, format="png")
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    tmp.replace(path)
     if gif is not None:
         _write_gif(motion, body, result, Path(gif), basis, src, gif_fps)
     return path
@@ -138,6 +138,5 @@ def _write_gif(motion, body, result, path, basis, src, fps):
         fig.canvas.draw()
         images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]))
     plt.close(fig)
-    tmp = path.with_name(path.name + ".partial")
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 * step / motion.fps), loop=0)
-    tmp.replace(path)
+    write_atomic(path, lambda tmp: images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                                                  duration=int(1000 * step / motion.fps), loop=0))
