@@ -129,14 +129,21 @@ def test_a_placement_does_not_depend_on_the_others(rng, backend):
 
 
 @pytest.mark.skipif("cuda" not in anymo_sim.available_backends(), reason="no CUDA GPU")
-def test_cpu_and_cuda_give_identical_bytes(rng):
+@pytest.mark.parametrize("odr", [100.0, 240.0, 1000.0])  # anti-alias, interpolator at the rate, upsampling
+def test_cpu_and_cuda_give_identical_bytes(rng, odr):
+    import torch
+
     P, T, fps = 64, 2000, 240.0
-    dev = full_device(P, rng)
+    dev = full_device(P, rng).replace(odr=odr)
     a, g, R = moving_inputs(rng, T, P, fps)
     cpu = apply_device(a, g, fps, dev, seed=99, rotations=R, backend="cpu")
     gpu = apply_device(a, g, fps, dev, seed=99, rotations=R, backend="cuda")
+    on = lambda x: torch.from_numpy(x).cuda()  # noqa: E731
+    dev_in = apply_device(on(a), on(g), fps, dev, seed=99, rotations=on(R), chunk_samples=77)
+    assert dev_in.accel.is_cuda and dev_in.timestamps.is_cuda
     for name in ("timestamps", "accel", "gyro", "mag"):
         assert getattr(cpu, name).tobytes() == getattr(gpu, name).tobytes(), name
+        assert getattr(cpu, name).tobytes() == getattr(dev_in, name).cpu().numpy().tobytes(), name
 
 
 def test_torch_in_torch_out(rng):

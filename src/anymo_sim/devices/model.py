@@ -20,10 +20,14 @@ from ..validate import require_finite, require_fps, shape_error
 from . import reference
 from .params import DeviceParams, SensorModel, as_params
 
-# Anti-alias / interpolation kernel (docs/devices.md "Output data rate"): a Blackman-windowed
-# sinc with its -6 dB point at 0.4 r and a half-width of 16 / r seconds, r = min(odr, fps).
+# Resampling kernels (docs/devices.md "Output data rate"), Blackman-windowed sincs. Downsampling
+# (odr < fps): anti-alias low-pass, -6 dB at 0.4 odr, half-width 16 / odr seconds. Otherwise
+# the motion already is band-limited below the device's Nyquist frequency, and a short
+# interpolator (cutoff fps / 2, half-width 4 frames) reconstructs it at a quarter of the taps.
 CUTOFF_FRACTION = 0.4
 HALF_WIDTH_PERIODS = 16.0
+INTERP_CUTOFF_FRACTION = 0.5
+INTERP_HALF_WIDTH_FRAMES = 4.0
 TABLE_PER_FRAME = 256
 _SENSORS = ("accel", "gyro", "mag")
 
@@ -135,15 +139,17 @@ def strap_coefficients(frequency_hz: np.ndarray, damping: np.ndarray, fps: float
 
 
 def resample_table(fps: float, odr: float) -> tuple[np.ndarray, float]:
-    """The tabulated anti-alias kernel (TABLE_PER_FRAME points per motion frame) and its
-    half-width in frames."""
-    r = min(odr, fps)
-    half = HALF_WIDTH_PERIODS / r * fps
+    """The tabulated resampling kernel (TABLE_PER_FRAME points per motion frame) and its
+    half-width in frames: the anti-alias low-pass when odr < fps, else the interpolator."""
+    if odr < fps:
+        half, cutoff = HALF_WIDTH_PERIODS / odr * fps, CUTOFF_FRACTION * odr / fps
+    else:
+        half, cutoff = INTERP_HALF_WIDTH_FRAMES, INTERP_CUTOFF_FRACTION
     n = int(math.ceil(2 * half * TABLE_PER_FRAME)) + 2
     x = np.arange(n) / TABLE_PER_FRAME - half
     y = np.clip(x / half, -1.0, 1.0)
     win = 0.42 + 0.5 * np.cos(np.pi * y) + 0.08 * np.cos(2 * np.pi * y)
-    table = np.sinc(2.0 * CUTOFF_FRACTION * r / fps * x) * win
+    table = np.sinc(2.0 * cutoff * x) * win
     table[np.abs(x) >= half] = 0.0
     return table, half
 
