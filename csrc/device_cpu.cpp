@@ -1,10 +1,16 @@
-// CPU driver of the device model: OpenMP over placements for the sequential stages (strap,
-// bias drift) and over (sample, placement) for the rest. Same per-element code as CUDA.
+// CPU driver of the device model: OpenMP over blocks of placements for the sequential stages
+// (strap, bias drift), each block stepping through time with the placements innermost so
+// memory is read and written contiguously, and over (sample, placement) for the rest. Same
+// per-element code as CUDA.
 #include <vector>
 
 #include "anymo/drivers.h"
 
 namespace anymo {
+
+namespace {
+constexpr int64_t kBlock = 64;  // placements (or placement-sensor pairs) per block of a thread
+}  // namespace
 
 void run_device_cpu(DeviceProblem pb) {
   if (pb.chunk < 1) pb.chunk = 1;
@@ -12,9 +18,14 @@ void run_device_cpu(DeviceProblem pb) {
   std::vector<double> strap_force;
   if (pb.strap) {
     strap_force.resize(pb.T * P * 3);
+    std::vector<double> st(P * 9, 0.0);
     double* out = strap_force.data();
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t p = 0; p < P; ++p) strap_placement(pb, p, out);
+    for (int64_t b = 0; b < P; b += kBlock) {
+      const int64_t e = b + kBlock < P ? b + kBlock : P;
+      for (int64_t t = 0; t < pb.T; ++t)
+        for (int64_t p = b; p < e; ++p) strap_step(pb, p, t, st.data() + p * 9, out);
+    }
     pb.strap_force = out;
   }
   std::vector<double> state(P * kSensors * 6, 0.0), drift(pb.chunk * P * kSensors * 3, 0.0);
@@ -23,8 +34,12 @@ void run_device_cpu(DeviceProblem pb) {
   const int64_t nps = P * pb.n_sensors;
   for (int64_t k0 = 0; k0 < pb.N; k0 += pb.chunk) {
     const int64_t k1 = k0 + pb.chunk < pb.N ? k0 + pb.chunk : pb.N;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < nps; ++i) drift_run(pb, i / pb.n_sensors, (int)(i % pb.n_sensors), k0, k1);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t b = 0; b < nps; b += kBlock) {
+      const int64_t e = b + kBlock < nps ? b + kBlock : nps;
+      for (int64_t k = k0; k < k1; ++k)
+        for (int64_t i = b; i < e; ++i) drift_step(pb, i / pb.n_sensors, (int)(i % pb.n_sensors), k, k0);
+    }
     const int64_t n = (k1 - k0) * P;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) device_sample(pb, k0 + i / P, i % P, k0);

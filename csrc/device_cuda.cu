@@ -13,14 +13,16 @@ namespace anymo {
 namespace {
 
 __global__ void strap_kernel(DeviceProblem pb, double* out) {
-  for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < pb.P; p += (int64_t)gridDim.x * blockDim.x)
-    strap_placement(pb, p, out);
+  for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < pb.P; p += (int64_t)gridDim.x * blockDim.x) {
+    double st[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t t = 0; t < pb.T; ++t) strap_step(pb, p, t, st, out);
+  }
 }
 
 __global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
   const int64_t n = pb.P * pb.n_sensors;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    drift_run(pb, i / pb.n_sensors, (int)(i % pb.n_sensors), k0, k1);
+    for (int64_t k = k0; k < k1; ++k) drift_step(pb, i / pb.n_sensors, (int)(i % pb.n_sensors), k, k0);
 }
 
 __global__ void sample_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
@@ -56,7 +58,7 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
   Scratch scratch(stream);
   if (pb.strap) {
     double* out = scratch.doubles(pb.T * pb.P * 3);
-    strap_kernel<<<blocks_for(pb.P), kThreads, 0, stream>>>(pb, out);
+    strap_kernel<<<blocks_for(pb.P, kSerialThreads), kSerialThreads, 0, stream>>>(pb, out);
     check(cudaGetLastError(), "strap_kernel");
     pb.strap_force = out;
   }
@@ -64,7 +66,7 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
   pb.drift = scratch.doubles(pb.chunk * pb.P * kSensors * 3);
   for (int64_t k0 = 0; k0 < pb.N; k0 += pb.chunk) {
     const int64_t k1 = k0 + pb.chunk < pb.N ? k0 + pb.chunk : pb.N;
-    drift_kernel<<<blocks_for(pb.P * pb.n_sensors), kThreads, 0, stream>>>(pb, k0, k1);
+    drift_kernel<<<blocks_for(pb.P * pb.n_sensors, kSerialThreads), kSerialThreads, 0, stream>>>(pb, k0, k1);
     check(cudaGetLastError(), "drift_kernel");
     sample_kernel<<<blocks_for((k1 - k0) * pb.P), kThreads, 0, stream>>>(pb, k0, k1);
     check(cudaGetLastError(), "sample_kernel");

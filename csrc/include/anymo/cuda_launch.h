@@ -18,9 +18,13 @@ inline void check(cudaError_t err, const char* what) {
 
 constexpr int kThreads = 256;
 
-inline int blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
+inline int blocks_for(int64_t n, int threads = kThreads) {
+  const int64_t b = (n + threads - 1) / threads;
   return (int)(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
 }
+
+// Sequential-in-time stages have one long-running thread per placement and few placements:
+// small blocks spread those threads over every multiprocessor instead of a handful.
+constexpr int kSerialThreads = 32;
 
 }  // namespace anymo

@@ -142,6 +142,7 @@ struct DeviceProblem {
 
   // Driver scratch: device-frame specific force after the strap (T, P, 3) or null, bias state
   // (P, 3s, 6) carried across chunks, and the drift of the current chunk (chunk, P, 3s, 3a).
+  // The strap's own state (P, 9) is the driver's.
   const double* strap_force = nullptr;
   double* bias_state = nullptr;
   double* drift = nullptr;
@@ -178,62 +179,66 @@ AM_HD V3 mul(const M3& R, V3 v) {
 // e'' + 2 zeta w e' + w^2 e = -a_skin (world frame), so a_dev = -w^2 e - 2 zeta w e'. Exact
 // first-order-hold discretisation (coefficients from Python): s_{n+1} = Phi s_n + Ga u_n +
 // Gb u_{n+1}, u = -a_skin. Starts at equilibrium with the first frame's acceleration.
-// coef: Phi00 Phi01 Phi10 Phi11 Ga0 Ga1 Gb0 Gb1 w^2 2*zeta*w.
-AM_HD void strap_placement(const DeviceProblem& pb, int64_t p, double* out) {
+// coef: Phi00 Phi01 Phi10 Phi11 Ga0 Ga1 Gb0 Gb1 w^2 2*zeta*w. One step per frame, so drivers
+// may order the loops for memory locality (the CPU walks frames outermost over a block of
+// placements); the state of placement p is st[0..8] = e, v, a (world frame).
+AM_HD V3 strap_kinematic(const DeviceProblem& pb, int64_t p, int64_t t) {  // a = R f + g
+  const int64_t i = t * pb.P + p;
+  return mul(load9f(pb.rotations + i * 9), load3f(pb.accel + i * 3)) +
+         V3{pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+}
+
+AM_HD void strap_step(const DeviceProblem& pb, int64_t p, int64_t t, double* st, double* out) {
   const double* k = pb.strap + p * 10;
-  const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
-  const int64_t P = pb.P;
+  double* o = out + (t * pb.P + p) * 3;
   if (k[8] == 0.0) {  // rigid
-    for (int64_t t = 0; t < pb.T; ++t) {
-      const V3 f = load3f(pb.accel + (t * P + p) * 3);
-      double* o = out + (t * P + p) * 3;
-      o[0] = f.x; o[1] = f.y; o[2] = f.z;
-    }
+    const V3 f = load3f(pb.accel + (t * pb.P + p) * 3);
+    o[0] = f.x; o[1] = f.y; o[2] = f.z;
     return;
   }
-  auto kinematic = [&](int64_t t) {  // world-frame acceleration a = R f + g
-    return mul(load9f(pb.rotations + (t * P + p) * 9), load3f(pb.accel + (t * P + p) * 3)) + g;
-  };
-  V3 a = kinematic(0);
-  V3 e = (-1.0 / k[8]) * a, v = {0.0, 0.0, 0.0};
-  for (int64_t t = 0; t < pb.T; ++t) {
-    const V3 ad = (-k[8]) * e - k[9] * v;
-    const V3 f = mul_t(load9f(pb.rotations + (t * P + p) * 9), ad - g);
-    double* o = out + (t * P + p) * 3;
-    o[0] = f.x; o[1] = f.y; o[2] = f.z;
-    if (t + 1 == pb.T) break;
-    const V3 an = kinematic(t + 1);
+  V3 e = {st[0], st[1], st[2]}, v = {st[3], st[4], st[5]}, a = {st[6], st[7], st[8]};
+  if (t == 0) {
+    a = strap_kinematic(pb, p, 0);
+    e = (-1.0 / k[8]) * a;
+    v = {0.0, 0.0, 0.0};
+  }
+  const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+  const V3 ad = (-k[8]) * e - k[9] * v;
+  const V3 f = mul_t(load9f(pb.rotations + (t * pb.P + p) * 9), ad - g);
+  o[0] = f.x; o[1] = f.y; o[2] = f.z;
+  if (t + 1 < pb.T) {
+    const V3 an = strap_kinematic(pb, p, t + 1);
     const V3 e1 = k[0] * e + k[1] * v - k[4] * a - k[6] * an;
     v = k[2] * e + k[3] * v - k[5] * a - k[7] * an;
     e = e1;
     a = an;
   }
+  st[0] = e.x; st[1] = e.y; st[2] = e.z;
+  st[3] = v.x; st[4] = v.y; st[5] = v.z;
+  st[6] = a.x; st[7] = a.y; st[8] = a.z;
 }
 
 // ---- stage 2: bias drift (Gauss-Markov + random walk), sequential in samples ---------------
-// One (placement, sensor) over device samples [k0, k1); state carried in pb.bias_state, so
-// the drift does not depend on how the samples are chunked.
-AM_HD void drift_run(const DeviceProblem& pb, int64_t p, int s, int64_t k0, int64_t k1) {
+// One (placement, sensor) at device sample k, written to the drift chunk starting at k0; the
+// state is carried in pb.bias_state, so the drift does not depend on how samples are chunked
+// or in which order the drivers visit (placement, sensor) pairs.
+AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int64_t k0) {
   const int64_t ps = p * kSensors + s;
   double* st = pb.bias_state + ps * 6;
-  const double phi = pb.markov_phi[ps];
   const double* q = pb.markov_q + ps * 3;
-  const double* s0 = pb.markov_s0 + ps * 3;
   const double* w = pb.walk_q + ps * 3;
   const uint32_t id = pb.rng_id[p];
-  const bool markov = q[0] != 0.0 || q[1] != 0.0 || q[2] != 0.0;
-  const bool walk = w[0] != 0.0 || w[1] != 0.0 || w[2] != 0.0;
-  for (int64_t k = k0; k < k1; ++k) {
-    double zm[4] = {0, 0, 0, 0}, zw[4] = {0, 0, 0, 0};
-    if (markov) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kMarkov, zm);
-    if (walk && k > 0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWalk, zw);
-    double* d = pb.drift + (((k - k0) * pb.P + p) * kSensors + s) * 3;
-    for (int a = 0; a < 3; ++a) {
-      // first sample from the stationary law, so statistics hold from the start
-      st[a] = k == 0 ? s0[a] * zm[a] : phi * st[a] + q[a] * zm[a];
-      st[3 + a] = k == 0 ? 0.0 : st[3 + a] + w[a] * zw[a];
-      d[a] = st[a] + st[3 + a];
-    }
+  double zm[4] = {0, 0, 0, 0}, zw[4] = {0, 0, 0, 0};
+  if (q[0] != 0.0 || q[1] != 0.0 || q[2] != 0.0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kMarkov, zm);
+  if ((w[0] != 0.0 || w[1] != 0.0 || w[2] != 0.0) && k > 0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWalk, zw);
+  double* d = pb.drift + (((k - k0) * pb.P + p) * kSensors + s) * 3;
+  const double phi = pb.markov_phi[ps];
+  const double* s0 = pb.markov_s0 + ps * 3;
+  for (int a = 0; a < 3; ++a) {
+    // first sample from the stationary law, so statistics hold from the start
+    st[a] = k == 0 ? s0[a] * zm[a] : phi * st[a] + q[a] * zm[a];
+    st[3 + a] = k == 0 ? 0.0 : st[3 + a] + w[a] * zw[a];
+    d[a] = st[a] + st[3 + a];
   }
 }
 

@@ -4,7 +4,7 @@ Definitions and datasheet sources: docs/devices.md."""
 
 from .analysis import allan_deviation, export
 from .model import DeviceReadings, apply_device
-from .params import DeviceParams, SensorModel, load_preset, preset_names, randomize
+from .params import DeviceParams, SensorModel, load_preset, mix, preset_names, randomize
 
 __all__ = ["DeviceParams", "DeviceReadings", "SensorModel", "allan_deviation", "apply_device", "export",
-           "load_preset", "preset_names", "randomize"]
+           "load_preset", "mix", "preset_names", "randomize"]

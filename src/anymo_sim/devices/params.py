@@ -301,3 +301,66 @@ def randomize(params: DeviceParams, placements: int, seed=None) -> DeviceParams:
     out.strap_frequency = np.asarray(params.strap_frequency, dtype=np.float64) * np.exp(
         rng.normal(0.0, tol.get("strap_frequency", 0.0), P))
     return out
+
+
+# ---- mixing presets over placements ------------------------------------------------------------
+_SENSOR_SHAPES = {"noise_density": (3,), "bias": (3,), "bias_instability": (3,), "bias_random_walk": (3,),
+                  "scale": (3,), "cross_axis": (3, 3), "bias_correlation_time": (), "range": (), "bits": ()}
+_DEVICE_SHAPES = {"g_sensitivity": (3, 3), "hard_iron": (3,), "soft_iron": (3, 3), "clock_error": (),
+                  "time_offset": (), "timestamp_jitter": (), "mount_rotation": (3,), "strap_frequency": (),
+                  "strap_damping": ()}
+
+
+def _per_placement(value, tail: tuple, P: int, where: str) -> np.ndarray:
+    a = np.asarray(value)
+    if a.shape == (P, *tail):
+        return a
+    if a.shape in ((), tail):
+        return np.broadcast_to(a, (P, *tail))
+    raise ValueError(f"{where}: expected shape (), {tail} or {(P, *tail)}, got {a.shape}")
+
+
+def mix(devices, placements: int, seed=None, *, odr: float | None = None, randomized: bool = True):
+    """One device per placement drawn from several presets: each placement picks one of
+    `devices` (names or DeviceParams) at random, and with `randomized` its own unit around that
+    preset (randomize). Returns (DeviceParams with (P, ...) fields, (P,) index of the preset
+    each placement got). `odr` replaces every preset's rate (a call has one output rate); the
+    magnetometer is kept only if every preset has one."""
+    P = int(placements)
+    if P < 1:
+        raise ValueError(f"placements: expected a positive count, got {placements!r}")
+    devs = [as_params(d) for d in ([devices] if isinstance(devices, (str, Path, DeviceParams)) else devices)]
+    if not devs:
+        raise ValueError("devices: expected at least one preset name or DeviceParams")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    which = rng.integers(len(devs), size=P) if len(devs) > 1 else np.zeros(P, dtype=np.int64)
+    groups = [np.flatnonzero(which == i) for i in range(len(devs))]
+    drawn = [randomize(d, len(g), rng) if randomized and len(g) else d for d, g in zip(devs, groups)]
+    keep_mag = all(d.mag is not None for d in devs)
+
+    def merged(values, tail, where, dtype=np.float64):
+        out = np.zeros((P, *tail), dtype=dtype)
+        for v, g in zip(values, groups):
+            if len(g):
+                out[g] = _per_placement(v, tail, len(g), where)
+        return out
+
+    def sensor(name):
+        models = [getattr(d, name) for d in drawn]
+        return SensorModel(**{k: merged([getattr(m, k) for m in models], tail, f"{name}.{k}",
+                                         np.int64 if k == "bits" else np.float64)
+                              for k, tail in _SENSOR_SHAPES.items()})
+
+    rates = {d.odr for d in devs}
+    if odr is None and len(rates) > 1:
+        raise ValueError(f"odr: presets {[d.name for d in devs]} have different rates {sorted(map(str, rates))}; "
+                         "pass odr= (one output rate per call)")
+    fields = {k: merged([np.eye(3) if k == "soft_iron" and getattr(d, k) is None else getattr(d, k) for d in drawn],
+                        tail, k) for k, tail in _DEVICE_SHAPES.items()}
+    mag_fields = {tuple(np.asarray(d.mag_field, dtype=float)) for d in devs}
+    return DeviceParams(
+        name="+".join(d.name for d in devs), description="mixed: " + ", ".join(d.name for d in devs),
+        odr=odr if odr is not None else devs[0].odr, accel=sensor("accel"), gyro=sensor("gyro"),
+        mag=sensor("mag") if keep_mag else None, mag_field=next(iter(mag_fields)) if len(mag_fields) == 1 else devs[0].mag_field,
+        **fields,
+    ), which
