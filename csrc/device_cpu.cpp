@@ -10,6 +10,7 @@ namespace anymo {
 
 namespace {
 constexpr int64_t kBlock = 64;  // placements (or placement-sensor pairs) per block of a thread
+constexpr int64_t kTileSamples = 64, kTilePlacements = 16;
 }  // namespace
 
 void run_device_cpu(DeviceProblem pb) {
@@ -28,6 +29,13 @@ void run_device_cpu(DeviceProblem pb) {
     }
     pb.strap_force = out;
   }
+  std::vector<double> mag_local;
+  if (pb.n_sensors == 3) {
+    mag_local.resize(pb.T * P * 3);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < pb.T * P; ++i) mag_local_frame(pb, i, mag_local.data());
+    pb.mag_local = mag_local.data();
+  }
   std::vector<double> state(P * kSensors * 6, 0.0), drift(pb.chunk * P * kSensors * 3, 0.0);
   pb.bias_state = state.data();
   pb.drift = drift.data();
@@ -40,9 +48,16 @@ void run_device_cpu(DeviceProblem pb) {
       for (int64_t k = k0; k < k1; ++k)
         for (int64_t i = b; i < e; ++i) drift_step(pb, i / pb.n_sensors, (int)(i % pb.n_sensors), k, k0);
     }
-    const int64_t n = (k1 - k0) * P;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) device_sample(pb, k0 + i / P, i % P, k0);
+    // tiles of samples x placements, samples outermost: a tile's resampling windows stay in cache
+    const int64_t nk = (k1 - k0 + kTileSamples - 1) / kTileSamples, np = (P + kTilePlacements - 1) / kTilePlacements;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t tile = 0; tile < nk * np; ++tile) {
+      const int64_t ka = k0 + (tile / np) * kTileSamples, pa = (tile % np) * kTilePlacements;
+      const int64_t kb = ka + kTileSamples < k1 ? ka + kTileSamples : k1;
+      const int64_t pb_end = pa + kTilePlacements < P ? pa + kTilePlacements : P;
+      for (int64_t k = ka; k < kb; ++k)
+        for (int64_t p = pa; p < pb_end; ++p) device_sample(pb, k, p, k0);
+    }
   }
 }
 

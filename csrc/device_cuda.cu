@@ -19,6 +19,11 @@ __global__ void strap_kernel(DeviceProblem pb, double* out) {
   }
 }
 
+__global__ void mag_local_kernel(DeviceProblem pb, double* out) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < pb.T * pb.P; i += (int64_t)gridDim.x * blockDim.x)
+    mag_local_frame(pb, i, out);
+}
+
 __global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
   const int64_t n = pb.P * pb.n_sensors;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
@@ -61,6 +66,12 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
     strap_kernel<<<blocks_for(pb.P, kSerialThreads), kSerialThreads, 0, stream>>>(pb, out);
     check(cudaGetLastError(), "strap_kernel");
     pb.strap_force = out;
+  }
+  if (pb.n_sensors == 3) {
+    double* out = scratch.doubles(pb.T * pb.P * 3);
+    mag_local_kernel<<<blocks_for(pb.T * pb.P), kThreads, 0, stream>>>(pb, out);
+    check(cudaGetLastError(), "mag_local_kernel");
+    pb.mag_local = out;
   }
   pb.bias_state = scratch.doubles(pb.P * kSensors * 6);
   pb.drift = scratch.doubles(pb.chunk * pb.P * kSensors * 3);

@@ -142,8 +142,10 @@ struct DeviceProblem {
 
   // Driver scratch: device-frame specific force after the strap (T, P, 3) or null, bias state
   // (P, 3s, 6) carried across chunks, and the drift of the current chunk (chunk, P, 3s, 3a).
-  // The strap's own state (P, 9) is the driver's.
+  // The strap's own state (P, 9) is the driver's. mag_local (T, P, 3): the world field in
+  // each placement frame per motion frame (mag_local_frame), so resampling taps read 3 numbers.
   const double* strap_force = nullptr;
+  const double* mag_local = nullptr;
   double* bias_state = nullptr;
   double* drift = nullptr;
 
@@ -218,6 +220,12 @@ AM_HD void strap_step(const DeviceProblem& pb, int64_t p, int64_t t, double* st,
   st[6] = a.x; st[7] = a.y; st[8] = a.z;
 }
 
+// World magnetic field in the placement frame of motion frame t (mag_local, written once).
+AM_HD void mag_local_frame(const DeviceProblem& pb, int64_t i, double* out) {  // i = t * P + p
+  const V3 m = mul_t(load9f(pb.rotations + i * 9), V3{pb.mag_world[0], pb.mag_world[1], pb.mag_world[2]});
+  out[i * 3] = m.x; out[i * 3 + 1] = m.y; out[i * 3 + 2] = m.z;
+}
+
 // ---- stage 2: bias drift (Gauss-Markov + random walk), sequential in samples ---------------
 // One (placement, sensor) at device sample k, written to the drift chunk starting at k0; the
 // state is carried in pb.bias_state, so the drift does not depend on how samples are chunked
@@ -259,7 +267,10 @@ AM_HD double adc(double y, const double* c) {
 AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0) {
   const int64_t P = pb.P;
   const bool mag = pb.n_sensors == 3;
-  const V3 mw = {pb.mag_world[0], pb.mag_world[1], pb.mag_world[2]};
+  auto field = [&](int64_t t) {
+    const double* q = pb.mag_local + (t * P + p) * 3;
+    return V3{q[0], q[1], q[2]};
+  };
   auto force = [&](int64_t t) {
     if (pb.strap_force) {
       const double* q = pb.strap_force + (t * P + p) * 3;
@@ -271,7 +282,7 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
   if (!pb.resample) {
     x[0] = force(k);
     x[1] = load3f(pb.gyro + (k * P + p) * 3);
-    if (mag) x[2] = mul_t(load9f(pb.rotations + (k * P + p) * 9), mw);
+    if (mag) x[2] = field(k);
   } else {
     const double u = (double)k * pb.step[p];
     int64_t n0 = (int64_t)ceil(u - pb.half_width), n1 = (int64_t)floor(u + pb.half_width);
@@ -287,7 +298,7 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
       const double w = pb.table[i] + fr * (pb.table[i + 1] - pb.table[i]);
       acc[0] = acc[0] + w * force(n);
       acc[1] = acc[1] + w * load3f(pb.gyro + (n * P + p) * 3);
-      if (mag) acc[2] = acc[2] + w * mul_t(load9f(pb.rotations + (n * P + p) * 9), mw);
+      if (mag) acc[2] = acc[2] + w * field(n);
       wsum += w;
     }
     for (int s = 0; s < kSensors; ++s) x[s] = (1.0 / wsum) * acc[s];
