@@ -1,0 +1,424 @@
+"""`anymo-sim generate`: motions -> retargeted onto a body -> ideal IMU at every placement ->
+a device per placement and window -> windows in a sharded store (store.py).
+
+The work is cut into jobs of `windows_per_job` consecutive windows; a job is one shard of the
+store. Everything a job writes is a function of the plan and the job index alone (each
+window's devices and noise are seeded from (seed, window index)), so jobs can run in any
+order, on several machines (`num_shards`/`shard_index`: job j belongs to shard j mod N) or
+processes (`workers`), be resumed after a kill, and still give the same bytes."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import queue
+import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import __version__
+from ..bodies import load_body
+from ..devices import apply_device, mix
+from ..devices.params import as_params
+from ..engine import skinned_imu
+from ..motion.resample import resample
+from ..motion.retarget import retarget
+from ..presets import placements_for
+from ..viewer import rest_frames
+from .store import CHANNELS, FORMAT, FORMAT_VERSION, UNITS, Hdf5Writer, Layout, ZarrWriter
+
+DEFAULT_DEVICES = ("watch-bmi270", "phone-lsm6dso", "wearable-icm42688p", "suit-xsens-dot", "glasses-aria")
+ENGINE_MARGIN_S = 0.25  # simulated on each side of a job's windows, so window edges see central differences
+
+
+class GenerateError(RuntimeError):
+    """A generation problem to report to the user (bad options, no usable motion, disk full)."""
+
+
+@dataclass
+class GenerateConfig:
+    """Everything that decides the dataset's content (stored in its attrs; a resume must match)."""
+
+    motions: str | None = None  # file or folder; None: the built-in clips
+    builtin_seconds: float = 10.0  # built-in looping clips are looped to this length
+    body: str = "default"  # 'default' or a SMPL-family model file
+    shape_std: float = 0.0  # SMPL bodies: betas ~ N(0, shape_std^2) per sequence
+    placements: str = "all"
+    placement_count: int = 2400  # for 'all' / 'random'
+    devices: tuple = DEFAULT_DEVICES
+    randomize: bool = True  # each placement and window its own unit around its preset
+    rate: float = 100.0  # Hz, the dataset's sample rate (and the internal simulation rate)
+    window_s: float = 2.0
+    stride_s: float = 2.0
+    seed: int = 0
+    dtype: str = "float16"
+    windows_per_job: int = 16
+    placement_chunk: int = 48
+
+    def check(self) -> "GenerateConfig":
+        def positive(name, v):
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise GenerateError(f"--{name.replace('_', '-')}: expected a positive number, got {v!r}")
+
+        for name in ("rate", "window_s", "stride_s", "builtin_seconds"):
+            positive(name, getattr(self, name))
+        for name in ("windows_per_job", "placement_chunk", "placement_count"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise GenerateError(f"--{name.replace('_', '-')}: expected a positive integer, got {v!r}")
+        if self.dtype not in ("float16", "float32"):
+            raise GenerateError(f"--dtype: expected float16 or float32, got {self.dtype!r}")
+        if self.shape_std < 0 or not math.isfinite(self.shape_std):
+            raise GenerateError(f"--shape-std: expected a standard deviation >= 0, got {self.shape_std!r}")
+        if self.shape_std > 0 and self.body in ("", "default"):
+            raise GenerateError("--shape-std: the default body has no shape space; use a SMPL-family --body")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 63:
+            raise GenerateError(f"--seed: expected an integer in [0, 2^63), got {self.seed!r}")
+        if self.motions is not None and not Path(self.motions).exists():
+            raise GenerateError(f"--motions: {self.motions}: no such file or folder")
+        if not self.devices:
+            raise GenerateError("--devices: expected at least one device preset")
+        for d in self.devices:
+            try:
+                as_params(d)
+            except (ValueError, FileNotFoundError, KeyError) as exc:
+                raise GenerateError(f"--devices: {exc}") from None
+        return self
+
+    @property
+    def samples(self) -> int:
+        return int(round(self.window_s * self.rate))
+
+
+@dataclass
+class Sequence:
+    name: str
+    source: str
+    license: str
+    A: np.ndarray  # (T, J, 4, 4) skinning matrices at the dataset rate
+    t0_ns: int
+    texts: tuple
+    betas: np.ndarray | None = None
+
+
+@dataclass
+class Plan:
+    config: GenerateConfig
+    sequences: list
+    windows: np.ndarray  # (W, 2) int64: sequence index, start frame
+    placements: object
+    layout: Layout
+    failures: list = field(default_factory=list)  # (source, message): motions left out
+
+    @property
+    def n_jobs(self) -> int:
+        return self.layout.n_jobs
+
+
+# ---- planning ----------------------------------------------------------------------------------
+def _motions(cfg: GenerateConfig):
+    from .. import motions
+
+    if cfg.motions is None:
+        out = []
+        for name in motions.builtin_names():
+            m = motions.builtin(name)
+            out.append(motions.builtin(name, seconds=cfg.builtin_seconds) if m.loop else m)
+        return out, []
+    try:
+        res = motions.load(cfg.motions)
+    except (ValueError, OSError) as exc:
+        raise GenerateError(f"--motions: {exc}") from None
+    return list(res.motions), [(str(p), msg) for p, msg in res.failures]
+
+
+def plan(cfg: GenerateConfig) -> Plan:
+    """Read, resample and retarget every motion, cut windows, fix the store's layout."""
+    cfg.check()
+    body = load_body(cfg.body)
+    try:
+        pl = placements_for(body, cfg.placements, count=cfg.placement_count, seed=cfg.seed)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        raise GenerateError(f"--placements: {exc}") from None
+    found, failures = _motions(cfg)
+    N = cfg.samples
+    if N < 4:
+        raise GenerateError(f"--window-s: {cfg.window_s} s at {cfg.rate:g} Hz is {N} samples; need at least 4")
+    stride = max(1, int(round(cfg.stride_s * cfg.rate)))
+    sequences, windows = [], []
+    shape_rng = np.random.default_rng([cfg.seed, 1])
+    for m in found:
+        try:
+            betas = None
+            b = body
+            if cfg.shape_std > 0:
+                betas = shape_rng.normal(0.0, cfg.shape_std, 10)
+                b = load_body(cfg.body, betas)
+            r = retarget(resample(m, cfg.rate), b)
+            A = b.skinning_matrices(r.G)
+        except (ValueError, KeyError) as exc:
+            failures.append((m.source or m.name, f"retargeting failed: {exc}"))
+            continue
+        T = len(A)
+        if T < N:
+            failures.append((m.source or m.name, f"shorter ({T / cfg.rate:.2f} s) than one window ({cfg.window_s:g} s)"))
+            continue
+        s = len(sequences)
+        sequences.append(Sequence(m.name, m.source, m.license, A.astype(np.float32), int(m.timestamps[0]), m.texts, betas))
+        windows += [(s, f) for f in range(0, T - N + 1, stride)]
+    if not windows:
+        detail = "; ".join(f"{s}: {msg}" for s, msg in failures[:5])
+        raise GenerateError(f"no windows to generate: no usable motion ({detail or 'none found'})")
+    layout = Layout(W=len(windows), P=len(pl), N=N, windows_per_job=cfg.windows_per_job,
+                    placement_chunk=min(cfg.placement_chunk, len(pl)), dtype=cfg.dtype)
+    return Plan(cfg, sequences, np.asarray(windows, dtype=np.int64), pl, layout, failures)
+
+
+def provenance(p: Plan) -> dict:
+    cfg = p.config
+    config = asdict(cfg)
+    config["devices"] = list(cfg.devices)
+    srcs = {}
+    for s in p.sequences:
+        srcs.setdefault(s.license or "unknown", []).append(s.source or s.name)
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "anymo_sim_version": __version__, "config": config,
+        "channels": list(CHANNELS), "units": list(UNITS), "convention": "rep145 (+g up at rest), device frame",
+        "devices": list(cfg.devices), "n_windows": p.layout.W, "n_placements": p.layout.P,
+        "samples_per_window": p.layout.N, "windows_per_job": p.layout.windows_per_job, "n_jobs": p.n_jobs,
+        "licenses": [{"license": k, "sources": v} for k, v in srcs.items()],
+        "left_out": [{"source": s, "reason": m} for s, m in p.failures],
+    }
+
+
+def static_tables(p: Plan) -> dict:
+    body = load_body(p.config.body)
+    pl = p.placements
+    position, rotation = rest_frames(body, pl)
+    from ..body import SEGMENTS
+
+    return {
+        "placements": {"name": list(pl.names), "segment": pl.segment.astype(np.int16), "anchors": pl.anchors,
+                       "bary": pl.bary, "yaw": pl.yaw, "offset": pl.offset, "tilt": pl.tilt,
+                       "position": position, "normal": rotation[:, :, 2]},
+        "sequences": {"name": [s.name for s in p.sequences], "source": [s.source for s in p.sequences],
+                      "license": [s.license for s in p.sequences],
+                      "duration_s": np.array([len(s.A) / p.config.rate for s in p.sequences])},
+        "segments": {"name": list(SEGMENTS)},
+    }
+
+
+# ---- one job -------------------------------------------------------------------------------------
+def window_seed(seed: int, window: int) -> int:
+    return int(np.random.SeedSequence([seed, window]).generate_state(1, np.uint64)[0])
+
+
+def _texts(seq: Sequence, start: int, N: int, rate: float) -> str:
+    t0 = seq.t0_ns + int(round(start / rate * 1e9))
+    t1 = t0 + int(round(N / rate * 1e9))
+    spans = [{"start_s": max(0.0, (s.start_ns - t0) * 1e-9), "end_s": min(N / rate, (s.end_ns - t0) * 1e-9),
+              "kind": s.kind, "text": s.text, **({"approximate": True} if s.approximate else {})}
+             for s in seq.texts if s.start_ns < t1 and s.end_ns > t0]
+    return json.dumps(spans, ensure_ascii=False)
+
+
+def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
+    """The arrays of one job (its windows), ready for the writer."""
+    cfg, L = p.config, p.layout
+    w0, w1 = L.job_windows(job)
+    N, P, rate = L.N, L.P, cfg.rate
+    pad = int(math.ceil(0.01 * N)) + 8  # clock error (< 1 %) and the interpolator's half-width
+    margin = int(round(ENGINE_MARGIN_S * rate))
+    devs = [as_params(d).replace(mag=None) for d in cfg.devices]  # the store holds accel + gyro
+    need_rot = any(np.any(np.asarray(d.strap_frequency) > 0) for d in devs)  # the strap works in the world frame
+    body = load_body(cfg.body)
+    out = {"imu": np.empty((w1 - w0, P, N, 6), dtype=cfg.dtype), "sequence": np.empty(w1 - w0, np.int32),
+           "start_s": np.empty(w1 - w0), "seed": np.empty(w1 - w0, np.uint64), "device": np.empty((w1 - w0, P), np.int8),
+           "text": []}
+    win = p.windows[w0:w1]
+    for s in np.unique(win[:, 0]):
+        seq = p.sequences[s]
+        b = body if seq.betas is None else load_body(cfg.body, seq.betas)
+        starts = win[win[:, 0] == s, 1]
+        a = max(0, int(starts.min()) - margin)
+        e = min(len(seq.A), int(starts.max()) + N + pad + margin)
+        A = seq.A[a:e]
+        if backend == "cuda":
+            import torch
+
+            A = torch.from_numpy(A).cuda()
+        res = skinned_imu(b.rest_vertices, b.faces, b.skin_joints, b.skin_weights, A, rate, placements=p.placements,
+                          backend=backend, return_positions=False, return_rotations=need_rot)
+        for i in np.flatnonzero(win[:, 0] == s):
+            w = w0 + int(i)
+            start = int(win[i, 1])
+            idx = np.clip(np.arange(start, start + N + pad) - a, 0, len(A) - 1)  # past the end: the last frame
+            if backend == "cuda":
+                import torch
+
+                idx = torch.from_numpy(idx).to(res.accel.device)
+            seed = window_seed(cfg.seed, w)
+            device, which = mix(devs, P, seed=seed, odr=rate, randomized=cfg.randomize)
+            rd = apply_device(res.accel[idx], res.gyro[idx], rate, device, seed=seed,
+                              rotations=res.rotations[idx] if need_rot else None, backend=backend)
+            acc, gyr = (rd.accel[:N], rd.gyro[:N])
+            if backend == "cuda":
+                import torch
+
+                x = torch.cat([acc, gyr], dim=-1).transpose(0, 1).cpu().numpy()
+            else:
+                x = np.concatenate([acc, gyr], axis=-1).transpose(1, 0, 2)
+            out["imu"][i] = x
+            out["sequence"][i] = s
+            out["start_s"][i] = start / rate
+            out["seed"][i] = seed
+            out["device"][i] = which
+            out["text"].append(_texts(seq, start, N, rate))
+    return out
+
+
+# ---- running -------------------------------------------------------------------------------------
+@dataclass
+class Progress:
+    job: int
+    windows: int
+    samples: int  # placement-samples written by this job
+    done_jobs: int
+    total_jobs: int
+
+
+_WORKER_PLAN: Plan | None = None
+
+
+def _worker_init(p: Plan, backend: str):
+    global _WORKER_PLAN
+    _WORKER_PLAN = p
+    globals()["_WORKER_BACKEND"] = backend
+
+
+def _worker_job(job: int) -> tuple[int, dict]:
+    return job, run_job(_WORKER_PLAN, job, globals().get("_WORKER_BACKEND", "auto"))
+
+
+def my_jobs(n_jobs: int, num_shards: int = 1, shard_index: int = 0) -> list[int]:
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise GenerateError(f"--shard-index: expected 0 <= shard index < --num-shards ({num_shards}), got {shard_index}")
+    return [j for j in range(n_jobs) if j % num_shards == shard_index]
+
+
+def writer_for(p: Plan, out, fmt: str):
+    attrs, static = provenance(p), static_tables(p)
+    if fmt == "zarr":
+        return ZarrWriter(out, p.layout, attrs, static)
+    if fmt == "hdf5":
+        return Hdf5Writer(out, p.layout, attrs, static)
+    raise GenerateError(f"--format: expected zarr or hdf5, got {fmt!r}")
+
+
+def generate(p: Plan, out, *, fmt: str = "zarr", workers: int = 1, num_shards: int = 1, shard_index: int = 0,
+             backend: str = "auto", on_progress: Callable[[Progress], None] | None = None) -> dict:
+    """Run this shard's jobs that are not done yet and write them to `out`. Returns a summary."""
+    if workers < 1:
+        raise GenerateError(f"--workers: expected a positive integer, got {workers}")
+    jobs = my_jobs(p.n_jobs, num_shards, shard_index)
+    try:
+        writer = writer_for(p, out, fmt)
+    except (FileExistsError, ValueError) as exc:
+        raise GenerateError(str(exc)) from None
+    done = writer.done_jobs()
+    todo = [j for j in jobs if j not in done]
+    count = {"jobs": 0, "windows": 0}
+
+    def write(job, data):
+        try:
+            writer.write_job(job, data)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise GenerateError(f"{out}: disk full while writing job {job}; the {count['jobs']} jobs written "
+                                    "before it are complete; free space and run the same command again to resume") from None
+            raise GenerateError(f"{out}: could not write job {job}: {exc}") from None
+        count["jobs"] += 1
+        n = len(data["sequence"])
+        count["windows"] += n
+        if on_progress:
+            on_progress(Progress(job, n, n * p.layout.P * p.layout.N, len(done) + count["jobs"], len(jobs)))
+
+    try:
+        if workers == 1:
+            _run_inline(p, todo, backend, write)
+        else:
+            _run_pool(p, todo, backend, workers, write)
+    except BaseException:
+        if fmt == "hdf5":
+            writer.abort()
+        raise
+    writer.close()
+    return {"jobs_written": count["jobs"], "windows_written": count["windows"], "jobs_skipped": len(jobs) - len(todo),
+            "jobs_in_shard": len(jobs), "n_jobs": p.n_jobs}
+
+
+def _run_inline(p: Plan, todo, backend, write):
+    """Simulate in this thread while a writer thread stores the previous job (one in flight)."""
+    q: queue.Queue = queue.Queue(maxsize=1)
+    failed: list = []
+
+    def writer_loop():
+        while (item := q.get()) is not None:
+            if not failed:
+                try:
+                    write(*item)
+                except BaseException as exc:  # reported by the main thread
+                    failed.append(exc)
+
+    t = threading.Thread(target=writer_loop, daemon=True)
+    t.start()
+    try:
+        for job in todo:
+            if failed:
+                break
+            q.put((job, run_job(p, job, backend)))
+    finally:
+        q.put(None)
+        t.join()
+    if failed:
+        raise failed[0]
+
+
+def _run_pool(p: Plan, todo, backend, workers, write):
+    import multiprocessing as mp
+
+    # each worker's OpenMP gets its share of the cores (read when the extension loads)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    old = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(p, backend)) as ex:
+            futures = [ex.submit(_worker_job, j) for j in todo]
+            try:
+                for f in as_completed(futures):
+                    write(*f.result())
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    finally:
+        if old is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = old
+
+
+def describe(p: Plan) -> dict:
+    """What a run would produce (for --dry-run and the summary)."""
+    L = p.layout
+    per = L.P * L.N * 6 * (2 if L.dtype == "float16" else 4)
+    return {"sequences": len(p.sequences), "windows": L.W, "placements": L.P, "samples_per_window": L.N,
+            "rate_hz": p.config.rate, "jobs": p.n_jobs, "placement_samples": L.W * L.P * L.N,
+            "imu_bytes": L.W * per, "dtype": L.dtype, "left_out": len(p.failures)}
