@@ -125,6 +125,9 @@ app.add_typer(device_app, name="device")
 from .motion_cmd import app as motion_app  # noqa: E402
 
 app.add_typer(motion_app, name="motion")
+from .generate_cmd import generate as generate_command  # noqa: E402
+
+app.command("generate")(generate_command)
 
 
 def main() -> None:
