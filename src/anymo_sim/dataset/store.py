@@ -22,6 +22,9 @@ chunked per job for the same reason. Completed jobs are marked by empty files un
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,34 +86,45 @@ class ZarrWriter:
     def __init__(self, path, layout: Layout, attrs: dict, static: dict):
         zarr = _zarr()
         self.path = Path(path)
-        self.layout = L = layout
-        existing = (self.path / "zarr.json").exists()
-        if existing:
-            self.root = zarr.open_group(str(self.path), mode="r+")
-            _check_same_config(self.path, self.root.attrs.get("anymo_sim", {}), attrs)
-            return
-        if self.path.exists() and any(self.path.iterdir()):
-            raise FileExistsError(f"{self.path}: exists and is not an anymo-sim dataset; choose a new output path")
+        self.layout = layout
+        if not (self.path / "zarr.json").exists():
+            if self.path.exists() and any(self.path.iterdir()):
+                raise FileExistsError(f"{self.path}: exists and is not an anymo-sim dataset; choose a new output path")
+            # Build the empty store beside the target and rename it into place: the rename is
+            # atomic, so of several writers starting at once exactly one creates the store and
+            # the others open it (a rename onto a non-empty folder fails).
+            tmp = self.path.with_name(f".{self.path.name}.creating-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            try:
+                self._create(zarr, tmp, attrs, static)
+                os.rename(tmp, self.path)
+            except OSError:
+                if not (self.path / "zarr.json").exists():
+                    raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        self.root = zarr.open_group(str(self.path), mode="r+")
+        _check_same_config(self.path, self.root.attrs.get("anymo_sim", {}), attrs)
+
+    def _create(self, zarr, path: Path, attrs: dict, static: dict) -> None:
+        L = self.layout
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # variable-length strings: no Zarr v3 spec yet, zarr says so
-            root = zarr.open_group(str(self.path), mode="a", attributes={"anymo_sim": attrs})
+            root = zarr.open_group(str(path), mode="w", attributes={"anymo_sim": attrs})
             pc = L.placement_chunk
             shard_p = -(-L.P // pc) * pc
             root.create_array("imu", shape=(L.W, L.P, L.N, 6), dtype=L.dtype, chunks=(1, pc, L.N, 6),
                               shards=(L.windows_per_job, shard_p, L.N, 6), fill_value=np.nan,
-                              dimension_names=("window", "placement", "time", "channel"), overwrite=True)
+                              dimension_names=("window", "placement", "time", "channel"))
             wj = L.windows_per_job
             for name, dtype, tail in (("sequence", "int32", ()), ("start_s", "float64", ()), ("seed", "uint64", ()),
                                       ("text", str, ()), ("device", "int8", (L.P,))):
-                root.create_array(f"windows/{name}", shape=(L.W, *tail), dtype=dtype, chunks=(wj, *tail), overwrite=True)
+                root.create_array(f"windows/{name}", shape=(L.W, *tail), dtype=dtype, chunks=(wj, *tail))
             for group, arrays in static.items():
                 for name, value in arrays.items():
                     value = np.asarray(value) if not isinstance(value, (list, tuple)) else _str_array(value)
                     dtype = str if value.dtype == object else value.dtype
-                    a = root.create_array(f"{group}/{name}", shape=value.shape, dtype=dtype,
-                                          chunks=value.shape or (1,), overwrite=True)
+                    a = root.create_array(f"{group}/{name}", shape=value.shape, dtype=dtype, chunks=value.shape or (1,))
                     a[...] = value
-        self.root = root
 
     def done_jobs(self) -> set[int]:
         d = self.path / PROGRESS
