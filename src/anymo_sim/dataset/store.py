@@ -130,8 +130,19 @@ class ZarrWriter:
         d = self.path / PROGRESS
         return {int(p.stem.split("-")[1]) for p in d.glob("job-*.done")} if d.is_dir() else set()
 
+    def _clear_job(self, job: int) -> None:
+        """Remove what an interrupted run left of this job: zarr updates an existing shard by
+        reading it first, and a torn one would not read."""
+        for array in ("imu", "windows/sequence", "windows/start_s", "windows/seed", "windows/text", "windows/device"):
+            stale = self.path / array / "c" / str(job)  # chunk key "c/<job>/..." (default encoding)
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
+
     def write_job(self, job: int, data: dict) -> None:
         w0, w1 = self.layout.job_windows(job)
+        self._clear_job(job)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.root["imu"][w0:w1] = data["imu"]
