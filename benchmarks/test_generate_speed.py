@@ -1,0 +1,100 @@
+"""End-to-end `generate` throughput against the raw cost of writing the same arrays to the same
+store layout, in one process (issue 6: the simulation should not be the bottleneck):
+
+    pytest benchmarks/test_generate_speed.py --benchmark-columns=median,rounds -s
+
+Problem: the built-in clips on the default body, `--placements all` (2,400 placements), 2 s
+windows at 100 Hz, float16, Zarr's default compression (zstd), 32 windows (2 jobs). Prints
+windows/s and placement-samples/s of both and their ratio; writes .benchmarks/generate_summary.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import anymo_sim
+from anymo_sim.dataset.generate import generate, plan, provenance, run_job, static_tables, GenerateConfig
+from anymo_sim.dataset.store import ZarrWriter
+
+BACKENDS = [b for b in anymo_sim.available_backends() if b in ("cpu", "cuda")]
+pytestmark = pytest.mark.skipif(not BACKENDS, reason="extension not built")
+WINDOWS = 32
+RESULTS: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def the_plan():
+    p = plan(GenerateConfig())
+    p.windows = p.windows[:WINDOWS]
+    p.layout = replace(p.layout, W=WINDOWS)
+    return p
+
+
+@pytest.fixture(scope="module")
+def produced(the_plan):
+    return [run_job(the_plan, j) for j in range(the_plan.n_jobs)]
+
+
+def _fresh_dir():
+    return Path(tempfile.mkdtemp(prefix="anymo_bench_")) / "ds.zarr"
+
+
+def _record(name, p, seconds):
+    L = p.layout
+    RESULTS[name] = {"median_s": seconds, "windows_per_s": L.W / seconds, "placement_samples_per_s": L.W * L.P * L.N / seconds}
+
+
+def test_raw_write(benchmark, the_plan, produced):
+    """The floor: the same arrays, already in memory, written job by job to the same layout."""
+    attrs, static = provenance(the_plan), static_tables(the_plan)
+    paths = []
+
+    def setup():
+        paths.append(_fresh_dir())
+        return (paths[-1],), {}
+
+    def write(out):
+        w = ZarrWriter(out, the_plan.layout, attrs, static)
+        for j, data in enumerate(produced):
+            w.write_job(j, data)
+
+    benchmark.pedantic(write, setup=setup, rounds=3, warmup_rounds=0)
+    for p in paths:
+        shutil.rmtree(p.parent, ignore_errors=True)
+    _record("raw write (same arrays, same store)", the_plan, benchmark.stats.stats.median)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generate(benchmark, the_plan, backend):
+    paths = []
+
+    def setup():
+        paths.append(_fresh_dir())
+        return (paths[-1],), {}
+
+    benchmark.pedantic(lambda out: generate(the_plan, out, backend=backend), setup=setup, rounds=3, warmup_rounds=0)
+    for p in paths:
+        shutil.rmtree(p.parent, ignore_errors=True)
+    _record(f"generate ({backend})", the_plan, benchmark.stats.stats.median)
+
+
+def test_zz_summary():
+    raw = RESULTS.get("raw write (same arrays, same store)")
+    if not raw or len(RESULTS) < 2:
+        pytest.skip("summary needs the raw write and a generate run in the same process")
+    lines = [f"{'path':<40} {'windows/s':>10} {'M samples/s':>12} {'/ raw write':>11}"]
+    for name, r in RESULTS.items():
+        r["fraction_of_raw_write"] = r["placement_samples_per_s"] / raw["placement_samples_per_s"]
+        lines.append(f"{name:<40} {r['windows_per_s']:>10.2f} {r['placement_samples_per_s'] / 1e6:>12.2f} "
+                     f"{r['fraction_of_raw_write']:>11.3f}")
+    print("\n" + "\n".join(lines))
+    out = Path(".benchmarks")
+    out.mkdir(exist_ok=True)
+    (out / "generate_summary.json").write_text(json.dumps(RESULTS, indent=2))
+    assert all(np.isfinite(r["fraction_of_raw_write"]) for r in RESULTS.values())
