@@ -22,8 +22,16 @@ console = Console()
 
 
 @app.command()
-def info() -> None:
-    """Show the version and the backends this installation can run."""
+def info(
+    dataset: Optional[Path] = typer.Argument(None, help="A generated dataset (Zarr folder or HDF5 file) to summarize."),
+    as_json: bool = typer.Option(False, "--json", help="With a dataset: print its summary as JSON."),
+) -> None:
+    """Show the version and the backends this installation can run; with DATASET, summarize a
+    generated dataset (shape, status, devices, sequences, licences, texts, config)."""
+    if dataset is not None:
+        return show_dataset_info(dataset, as_json)
+    if as_json:
+        raise typer.BadParameter("--json needs a DATASET to summarize", param_hint="--json")
     import anymo_sim
     from anymo_sim import engine
 
@@ -125,6 +133,9 @@ app.add_typer(device_app, name="device")
 from .motion_cmd import app as motion_app  # noqa: E402
 
 app.add_typer(motion_app, name="motion")
+from .dataset_cmd import plot as dataset_plot, show_info as show_dataset_info  # noqa: E402
+
+app.command("plot")(dataset_plot)
 from .generate_cmd import generate as generate_command  # noqa: E402
 
 app.command("generate")(generate_command)
