@@ -287,13 +287,13 @@ class StoredDataset:
         if placements is None:
             x = self.imu[i]
         else:
-            idx = np.asarray(placements)
-            order = np.argsort(idx)
+            # both formats want increasing, distinct indices: read those, then put them in order
+            uniq, back = np.unique(np.asarray(placements, dtype=np.int64), return_inverse=True)
             if self._h5 is not None:
-                x = self.imu[i, np.sort(idx)]
+                x = self.imu[i, uniq]
             else:
-                x = self.imu.get_orthogonal_selection((i, np.sort(idx)))
-            x = np.asarray(x)[np.argsort(order)]
+                x = self.imu.get_orthogonal_selection((i, uniq))
+            x = np.asarray(x)[back]
         return np.asarray(x, dtype=np.float32)
 
     def close(self) -> None:
