@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from anymo_sim._io import write_atomic
-from anymo_sim.dataset.store import PROGRESS, is_hdf5
+from anymo_sim.dataset.store import done_jobs, is_hdf5
 
 console = Console()
 err_console = Console(stderr=True)  # errors off stdout, so `info --json` output stays parseable
@@ -52,7 +52,7 @@ def _jobs_done(ds) -> list[int]:
     n = int(ds.attrs["n_jobs"])
     if is_hdf5(ds.path):
         return list(range(n))
-    found = {int(p.stem.split("-")[1]) for p in (ds.path / PROGRESS).glob("job-*.done")}
+    found = done_jobs(ds.path)
     return sorted(j for j in found if j < n)
 
 

@@ -75,6 +75,12 @@ class Layout:
 
 
 # ---- writing ---------------------------------------------------------------------------------
+def done_jobs(path) -> set[int]:
+    """Indices of the jobs whose progress marker exists in the Zarr store at `path`."""
+    d = Path(path) / PROGRESS
+    return {int(p.stem.split("-")[1]) for p in d.glob("job-*.done")} if d.is_dir() else set()
+
+
 def _str_array(values) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=object)
 
@@ -126,8 +132,7 @@ class ZarrWriter:
                     a[...] = value
 
     def done_jobs(self) -> set[int]:
-        d = self.path / PROGRESS
-        return {int(p.stem.split("-")[1]) for p in d.glob("job-*.done")} if d.is_dir() else set()
+        return done_jobs(self.path)
 
     def _clear_job(self, job: int) -> None:
         """Remove what an interrupted run left of this job: zarr updates an existing shard by
@@ -279,7 +284,7 @@ class StoredDataset:
     def complete(self) -> bool:
         if self._h5 is not None:
             return True
-        return len(list((self.path / PROGRESS).glob("job-*.done"))) == int(self.attrs["n_jobs"])
+        return len(done_jobs(self.path)) == int(self.attrs["n_jobs"])
 
     def window(self, i: int, placements=None) -> np.ndarray:
         """(P', N, 6) float32 readings of window i at the given placement indices (all if None)."""
