@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "anymo/math.h"
 
@@ -33,11 +34,31 @@ AM_HD U4 philox4x32_10(U4 c, uint32_t k0, uint32_t k1) {
   return c;
 }
 
-// ln(x), x > 0: atanh series on the mantissa reduced to [sqrt(1/2), sqrt(2)) (|error| < 1e-16
+// frexp of a positive normal double from its bits (exact, like frexp, but no libm call in the
+// hot loop).
+AM_HD double frexp_normal(double x, int& e) {
+#if defined(__CUDA_ARCH__)
+  const uint64_t b = (uint64_t)__double_as_longlong(x);
+#else
+  uint64_t b;
+  memcpy(&b, &x, sizeof b);
+#endif
+  e = (int)((b >> 52) & 0x7FF) - 1022;
+  const uint64_t mb = (b & ~(0x7FFull << 52)) | (1022ull << 52);
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double((long long)mb);
+#else
+  double m;
+  memcpy(&m, &mb, sizeof m);
+  return m;
+#endif
+}
+
+// ln(x), x > 0 and normal: atanh series on the mantissa reduced to [sqrt(1/2), sqrt(2)) (|error| < 1e-16
 // relative). Deterministic ops only, see the header comment.
 AM_HD double det_log(double x) {
   int e;
-  double m = frexp(x, &e);  // x = m 2^e, m in [0.5, 1)
+  double m = frexp_normal(x, e);  // x = m 2^e, m in [0.5, 1)
   if (m < 0.70710678118654752440) {
     m *= 2.0;
     e -= 1;
