@@ -23,6 +23,16 @@ from anymo_sim.dataset.torch_dataset import ImuWindows, collate, window_text  # 
 runner = CliRunner()
 
 
+def unfinished_hdf5(src, dst):
+    """What a stopped HDF5 run leaves: the file without the flag its writer sets on close."""
+    import h5py
+
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        del f.attrs["complete"]
+    return dst
+
+
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
     """One small dataset (12 random placements, 1 s windows of the built-in clips) as Zarr and as
@@ -116,7 +126,7 @@ def test_info_reports_an_unfinished_store(stores):
 
 def test_info_bad_dataset_fails_with_message(stores, tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    shutil.copy(stores["hdf5"], tmp_path / "cut.h5.partial")  # what a stopped HDF5 run leaves
+    unfinished_hdf5(stores["hdf5"], tmp_path / "cut.h5.partial")
     for path, message in ((tmp_path / "missing.zarr", "no such dataset"), (tmp_path, "not a Zarr store"),
                           (tmp_path / "notes.txt", "not a Zarr store"), (tmp_path / "cut.h5.partial", "still being written")):
         res = runner.invoke(app, ["info", str(path)])
@@ -246,9 +256,26 @@ def test_bad_options_raise(stores, kwargs, message):
 def test_unfinished_store_is_refused(stores, tmp_path):
     with pytest.raises(ValueError, match="not finished"):
         ImuWindows(stores["half"])
-    shutil.copy(stores["hdf5"], tmp_path / "cut.h5.partial")
+    unfinished_hdf5(stores["hdf5"], tmp_path / "cut.h5.partial")
     with pytest.raises(ValueError, match="not finished"):
         ImuWindows(tmp_path / "cut.h5.partial")
+
+
+def test_done_jobs_of_both_formats(stores, tmp_path):
+    n = stores["n_jobs"]
+    for fmt in ("zarr", "hdf5"):
+        ds = open_dataset(stores[fmt])
+        assert ds.complete() and ds.done_jobs() == list(range(n))
+        ds.close()
+    half = open_dataset(stores["half"])
+    assert not half.complete() and 0 < len(half.done_jobs()) < n
+    # an unfinished HDF5 file stays unfinished under any name (renamed by hand, copied)
+    cut = unfinished_hdf5(stores["hdf5"], tmp_path / "renamed.h5")
+    ds = open_dataset(cut)
+    assert not ds.complete() and ds.done_jobs() == []
+    ds.close()
+    res = runner.invoke(app, ["info", str(cut)])
+    assert res.exit_code != 0 and "still being written" in flat(res.output)
 
 
 def test_pickled_copy_opens_its_own_store(stores):

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from anymo_sim._io import write_atomic
-from anymo_sim.dataset.store import done_jobs, is_hdf5
+from anymo_sim.dataset.store import is_hdf5
 
 console = Console()
 err_console = Console(stderr=True)  # errors off stdout, so `info --json` output stays parseable
@@ -34,26 +34,17 @@ def _fail(message: str) -> NoReturn:
 def _open(path: Path):
     from anymo_sim.dataset import open_dataset
 
-    if path.name.endswith(".partial") and is_hdf5(path):
-        # the reader would call it complete (an HDF5 dataset is complete once renamed into place)
-        _fail(f"{path}: an HDF5 dataset still being written, or left by a stopped run (HDF5 output does not "
-              "resume; run `anymo-sim generate` again)")
     try:
-        return open_dataset(path)
+        ds = open_dataset(path)
     except (FileNotFoundError, ValueError, OSError, KeyError) as exc:
         # KeyError: a store with the attrs but without its arrays (a copy cut short)
         msg = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
         _fail(f"{msg} (expected a dataset written by `anymo-sim generate`: a Zarr folder or an HDF5 file)")
-
-
-def _jobs_done(ds) -> list[int]:
-    """Indices of the finished generation jobs. An HDF5 file is renamed into place only when
-    every job is in; a Zarr store marks each finished job with an empty file."""
-    n = int(ds.attrs["n_jobs"])
-    if is_hdf5(ds.path):
-        return list(range(n))
-    found = done_jobs(ds.path)
-    return sorted(j for j in found if j < n)
+    if is_hdf5(path) and not ds.complete():
+        ds.close()
+        _fail(f"{path}: an HDF5 dataset still being written, or left by a stopped run (HDF5 output does not "
+              "resume; run `anymo-sim generate` again)")
+    return ds
 
 
 def _written(ds, jobs: list[int]) -> np.ndarray:
@@ -95,7 +86,7 @@ def summary(ds) -> dict:
     """Everything `anymo-sim info` shows, as plain JSON-able values."""
     a = ds.attrs
     W, P, N, _ = ds.shape
-    jobs = _jobs_done(ds)
+    jobs = ds.done_jobs()
     written = _written(ds, jobs)
     n_jobs = int(a["n_jobs"])
     seq_of = np.asarray(ds.windows["sequence"])[written]

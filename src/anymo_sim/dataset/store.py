@@ -200,6 +200,7 @@ class Hdf5Writer:
         self.f["windows/text"][w0:w1] = [str(t) for t in data["text"]]
 
     def close(self) -> None:
+        self.f.attrs["complete"] = True  # a renamed or copied .partial file still reads as unfinished
         self.f.close()
         self.tmp.replace(self.path)
 
@@ -281,10 +282,16 @@ class StoredDataset:
     def texts(self, i: int) -> list[dict]:
         return json.loads(str(self.windows["text"][i]))
 
-    def complete(self) -> bool:
+    def done_jobs(self) -> list[int]:
+        """Indices of the finished generation jobs (job j holds windows j·windows_per_job onwards).
+        Zarr marks each finished job; an HDF5 file is finished as a whole or not at all."""
+        n = int(self.attrs["n_jobs"])
         if self._h5 is not None:
-            return True
-        return len(done_jobs(self.path)) == int(self.attrs["n_jobs"])
+            return list(range(n)) if bool(self._h5.attrs.get("complete", False)) else []
+        return sorted(j for j in done_jobs(self.path) if j < n)
+
+    def complete(self) -> bool:
+        return len(self.done_jobs()) == int(self.attrs["n_jobs"])
 
     def window(self, i: int, placements=None) -> np.ndarray:
         """(P', N, 6) float32 readings of window i at the given placement indices (all if None)."""

@@ -62,7 +62,7 @@ class ImuWindows(Dataset):
         # forked worker would inherit it.
         ds = open_dataset(self.path)
         try:
-            if not ds.complete() or self.path.name.endswith(".partial"):  # HDF5 written to <name>.partial
+            if not ds.complete():
                 raise ValueError(f"{self.path}: generation is not finished (unwritten windows read as NaN); "
                                  "run the same `anymo-sim generate` command again to complete it")
             W, P, self.samples, _ = ds.shape
