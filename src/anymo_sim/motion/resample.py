@@ -12,7 +12,7 @@ from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation, RotationSpline
 
 from .rotations import matrix_to_quat, quat_continuous, quat_normalize, quat_to_matrix
-from .types import Motion, MotionError, timestamps_from_rate
+from .types import Motion, MotionError, global_from_local, timestamps_from_rate
 
 
 def _slerp(q0, q1, u):
@@ -108,12 +108,35 @@ def _yaw(v) -> np.ndarray:
     return np.arctan2(v[..., 1], v[..., 0])
 
 
-def loop(motion: Motion, seconds: float) -> Motion:
+def _cross_fade(qa, pa, qb, pb) -> tuple[np.ndarray, np.ndarray]:
+    """The 2h+1 frames centred on a seam, cross-faded from one cycle into the next. qa, pa: the
+    last h+1 frames of a cycle (its wrap frame last), qb, pb: the first h+1 of the next, in
+    the same world frame; rotations (h+1, J, 4) parent-relative (the root's global)."""
+    h = len(qa) - 1
+    i = np.arange(1, h + 1)[:, None]
+    # Each side carries on over the seam at its own (angular) velocity, so both exist, smooth,
+    # on the whole window and so does their blend (the clip's own velocity step at the wrap,
+    # e.g. crawl's root sinking at 1.2 m/s into a first frame that rises, is blended away too).
+    qa = np.concatenate([qa, _slerp(qa[-2], qa[-1], 1.0 + i)])
+    qb = np.concatenate([_slerp(qb[0], qb[1], -i[::-1]), qb])
+    pa = np.concatenate([pa, pa[-1] + i * (pa[-1] - pa[-2])])
+    pb = np.concatenate([pb[0] - i[::-1] * (pb[1] - pb[0]), pb])
+    # raised cosine 0 -> 1: no slope at either end, so no velocity step where the blend starts or stops
+    w = (0.5 - 0.5 * np.cos(np.pi * np.arange(2 * h + 1) / (2 * h)))[:, None]
+    return _slerp(qa, qb, w), pa + w * (pb - pa)
+
+
+def loop(motion: Motion, seconds: float, blend_s: float = 0.2) -> Motion:
     """Repeat a looping clip to at least `seconds`. The clip's last frame is the first frame of
     the next cycle (DeepMimic 'wrap'); each cycle continues from where the last one ended: the
-    root's horizontal displacement and its heading change accumulate."""
+    root's horizontal displacement and its heading change accumulate. Clips do not close
+    exactly (the wrap frame differs from the first), so each seam is cross-faded over `blend_s`
+    seconds (at most half a cycle; 0: none): joints' parent-relative rotations by slerp, the
+    root's rotation and position in the next cycle's carried frame."""
     if motion.n_frames < 3:
         raise MotionError(motion.source or motion.name, "frames", "a loop needs at least 3 frames")
+    if not blend_s >= 0:
+        raise ValueError(f"blend_s: expected seconds >= 0, got {blend_s}")
     R = motion.rotation_matrices()[:, 0]
     # heading change over one cycle, from the root's rotation (about world z)
     fwd = R[:, :, 0] if abs(R[0, 2, 0]) < 0.9 else R[:, :, 1]
@@ -122,7 +145,7 @@ def loop(motion: Motion, seconds: float) -> Motion:
     cycle_t = motion.times[-1]
     cycles = max(1, int(np.ceil(seconds / cycle_t)))
     p0 = motion.root_translation[0]
-    rots, poss, ts = [], [], []
+    rots, poss, ts, carried = [], [], [], []
     Rk, pk = np.eye(3), np.zeros(3)
     Rg = motion.rotation_matrices()
     for k in range(cycles):
@@ -130,16 +153,34 @@ def loop(motion: Motion, seconds: float) -> Motion:
         rots.append(matrix_to_quat(Rk @ Rg[sl]))
         poss.append(p0 + pk + (motion.root_translation[sl] - p0) @ Rk.T)
         ts.append(motion.timestamps[sl] - motion.timestamps[0] + int(round(k * cycle_t * 1e9)))
+        carried.append((Rk, pk))
         end = (motion.root_translation[-1] - p0)
         step = end @ Rk.T
         step[2] = 0.0  # height does not accumulate
         pk = pk + step
         Rk = Rz @ Rk
+    rot, pos = np.concatenate(rots), np.concatenate(poss)
+    note = f"looped {cycles} cycles of {cycle_t:.3f} s"
+    n = motion.n_frames - 1  # frames per cycle
+    h = min(int(round(blend_s * motion.fps / 2)), n // 4)  # half the blend window, in frames
+    if cycles > 1 and h > 0:
+        local = motion.local_rotations()
+
+        def frames(k, sl):  # cycle k's frames `sl`: parent-relative rotations, position
+            Rc, pc = carried[k]
+            L = local[sl].copy()
+            L[:, 0] = Rc @ L[:, 0]  # the root's is a world rotation: blend it as carried, not the clip's
+            return matrix_to_quat(L), p0 + pc + (motion.root_translation[sl] - p0) @ Rc.T
+
+        for k in range(1, cycles):
+            q, p = _cross_fade(*frames(k - 1, slice(n - h, n + 1)), *frames(k, slice(0, h + 1)))
+            win = slice(k * n - h, k * n + h + 1)
+            rot[win], pos[win] = matrix_to_quat(global_from_local(motion.parents, quat_to_matrix(q))), p
+        note += f", seams cross-faded over {2 * h / motion.fps:.2f} s"
     ts = motion.timestamps[0] + np.concatenate(ts)
     texts = tuple(replace(s, end_ns=int(ts[-1])) if s.kind == "label" else s for s in motion.texts)
-    return replace(motion, timestamps=ts, rotations=np.concatenate(rots), root_translation=np.concatenate(poss),
-                   texts=texts, loop=False, reference_imu={}, smpl=None,
-                   notes=motion.notes + (f"looped {cycles} cycles of {cycle_t:.3f} s",))
+    return replace(motion, timestamps=ts, rotations=rot, root_translation=pos, texts=texts, loop=False,
+                   reference_imu={}, smpl=None, notes=motion.notes + (note,))
 
 
 _SIDE = [(re.compile(p), r) for p, r in (
