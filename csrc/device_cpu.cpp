@@ -25,8 +25,12 @@ void run_device_cpu(DeviceProblem pb) {
     for (int64_t b = 0; b < P; b += kBlock) {
       const int64_t e = b + kBlock < P ? b + kBlock : P;
       for (int64_t t = 0; t < pb.T; ++t)
-        for (int64_t p = b; p < e; ++p) strap_step(pb, p, t, st.data() + p * 9, out);
+        for (int64_t p = b; p < e; ++p)
+          if (strap_is_loose(pb, p))
+            for (int i = 0; i < 3; ++i) strap_axis_step(pb, p, i, t, st.data() + p * 9 + i * 3, out);
     }
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < pb.T * P; ++j) strap_output(pb, j, out);
     pb.strap_force = out;
   }
   std::vector<double> mag_local;

@@ -12,11 +12,19 @@ namespace anymo {
 
 namespace {
 
-__global__ void strap_kernel(DeviceProblem pb, double* out) {
-  for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < pb.P; p += (int64_t)gridDim.x * blockDim.x) {
-    double st[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-    for (int64_t t = 0; t < pb.T; ++t) strap_step(pb, p, t, st, out);
+// One thread per (placement, world axis): the recursion is sequential in time.
+__global__ void strap_axis_kernel(DeviceProblem pb, double* out) {
+  for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < pb.P * 3; q += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t p = q / 3;
+    if (!strap_is_loose(pb, p)) continue;
+    double st[3] = {0, 0, 0};
+    for (int64_t t = 0; t < pb.T; ++t) strap_axis_step(pb, p, (int)(q % 3), t, st, out);
   }
+}
+
+__global__ void strap_output_kernel(DeviceProblem pb, double* out) {
+  for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < pb.T * pb.P; j += (int64_t)gridDim.x * blockDim.x)
+    strap_output(pb, j, out);
 }
 
 __global__ void mag_local_kernel(DeviceProblem pb, double* out) {
@@ -63,8 +71,10 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
   Scratch scratch(stream);
   if (pb.strap) {
     double* out = scratch.doubles(pb.T * pb.P * 3);
-    strap_kernel<<<blocks_for(pb.P, kSerialThreads), kSerialThreads, 0, stream>>>(pb, out);
-    check(cudaGetLastError(), "strap_kernel");
+    strap_axis_kernel<<<blocks_for(pb.P * 3, kSerialThreads), kSerialThreads, 0, stream>>>(pb, out);
+    check(cudaGetLastError(), "strap_axis_kernel");
+    strap_output_kernel<<<blocks_for(pb.T * pb.P), kThreads, 0, stream>>>(pb, out);
+    check(cudaGetLastError(), "strap_output_kernel");
     pb.strap_force = out;
   }
   if (pb.n_sensors == 3) {

@@ -163,7 +163,7 @@ struct DeviceProblem {
 
   // Driver scratch: device-frame specific force after the strap (T, P, 3) or null, bias state
   // (P, 3s, 6) carried across chunks, and the drift of the current chunk (chunk, P, 3s, 3a).
-  // The strap's own state (P, 9) is the driver's. mag_local (T, P, 3): the world field in
+  // The strap's own state (P, 3 axes, 3) is the driver's. mag_local (T, P, 3): the world field in
   // each placement frame per motion frame (mag_local_frame), so resampling taps read 3 numbers.
   const double* strap_force = nullptr;
   const double* mag_local = nullptr;
@@ -197,48 +197,62 @@ AM_HD V3 mul(const M3& R, V3 v) {
           R.m[6] * v.x + R.m[7] * v.y + R.m[8] * v.z};
 }
 
-// ---- stage 1: loose strap, sequential in time for one placement -----------------------------
+// ---- stage 1: loose strap, sequential in time, one world axis of one placement at a time ----
 // Translational spring-damper between skin point and device: e = x_dev - x_skin obeys
 // e'' + 2 zeta w e' + w^2 e = -a_skin (world frame), so a_dev = -w^2 e - 2 zeta w e'. Exact
 // first-order-hold discretisation (coefficients from Python): s_{n+1} = Phi s_n + Ga u_n +
 // Gb u_{n+1}, u = -a_skin. Starts at equilibrium with the first frame's acceleration.
-// coef: Phi00 Phi01 Phi10 Phi11 Ga0 Ga1 Gb0 Gb1 w^2 2*zeta*w. One step per frame, so drivers
-// may order the loops for memory locality (the CPU walks frames outermost over a block of
-// placements); the state of placement p is st[0..8] = e, v, a (world frame).
-AM_HD V3 strap_kinematic(const DeviceProblem& pb, int64_t p, int64_t t) {  // a = R f + g
-  const int64_t i = t * pb.P + p;
-  return mul(load9f(pb.rotations + i * 9), load3f(pb.accel + i * 3)) +
-         V3{pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+// coef: Phi00 Phi01 Phi10 Phi11 Ga0 Ga1 Gb0 Gb1 w^2 2*zeta*w. The three world axes do not
+// interact, so the recursion runs per (placement, axis): three times the parallelism of a
+// recursion per placement on the GPU, and the sequential pass reads one row of each frame's
+// rotation. It writes the device's world acceleration a_dev; strap_output then turns it into
+// device-frame specific force, in place, for all frames in parallel.
+
+// World kinematic acceleration of the skin point, axis i: (R f + g)_i.
+AM_HD double strap_kinematic(const DeviceProblem& pb, int64_t p, int64_t t, int i) {
+  const int64_t j = t * pb.P + p;
+  const float* r = pb.rotations + j * 9 + 3 * i;
+  const float* f = pb.accel + j * 3;
+  return (double)r[0] * (double)f[0] + (double)r[1] * (double)f[1] + (double)r[2] * (double)f[2] +
+         pb.gravity[i];
 }
 
-AM_HD void strap_step(const DeviceProblem& pb, int64_t p, int64_t t, double* st, double* out) {
+// One frame t of axis i of a loose-strapped placement p: writes a_dev into out (T, P, 3) and
+// advances the state st = (e, v, a). Drivers skip rigid placements (strap coefficient 8 is 0).
+AM_HD void strap_axis_step(const DeviceProblem& pb, int64_t p, int i, int64_t t, double* st, double* out) {
   const double* k = pb.strap + p * 10;
-  double* o = out + (t * pb.P + p) * 3;
-  if (k[8] == 0.0) {  // rigid
-    const V3 f = load3f(pb.accel + (t * pb.P + p) * 3);
-    o[0] = f.x; o[1] = f.y; o[2] = f.z;
-    return;
-  }
-  V3 e = {st[0], st[1], st[2]}, v = {st[3], st[4], st[5]}, a = {st[6], st[7], st[8]};
+  double e = st[0], v = st[1], a = st[2];
   if (t == 0) {
-    a = strap_kinematic(pb, p, 0);
+    a = strap_kinematic(pb, p, 0, i);
     e = (-1.0 / k[8]) * a;
-    v = {0.0, 0.0, 0.0};
+    v = 0.0;
   }
-  const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
-  const V3 ad = (-k[8]) * e - k[9] * v;
-  const V3 f = mul_t(load9f(pb.rotations + (t * pb.P + p) * 9), ad - g);
-  o[0] = f.x; o[1] = f.y; o[2] = f.z;
+  out[(t * pb.P + p) * 3 + i] = (-k[8]) * e - k[9] * v;
   if (t + 1 < pb.T) {
-    const V3 an = strap_kinematic(pb, p, t + 1);
-    const V3 e1 = k[0] * e + k[1] * v - k[4] * a - k[6] * an;
+    const double an = strap_kinematic(pb, p, t + 1, i);
+    const double e1 = k[0] * e + k[1] * v - k[4] * a - k[6] * an;
     v = k[2] * e + k[3] * v - k[5] * a - k[7] * an;
     e = e1;
     a = an;
   }
-  st[0] = e.x; st[1] = e.y; st[2] = e.z;
-  st[3] = v.x; st[4] = v.y; st[5] = v.z;
-  st[6] = a.x; st[7] = a.y; st[8] = a.z;
+  st[0] = e; st[1] = v; st[2] = a;
+}
+
+AM_HD bool strap_is_loose(const DeviceProblem& pb, int64_t p) { return pb.strap[p * 10 + 8] != 0.0; }
+
+// Element j = t * P + p of out: a_dev (world) -> device-frame specific force R^T (a_dev - g);
+// rigid placements pass the ideal specific force through.
+AM_HD void strap_output(const DeviceProblem& pb, int64_t j, double* out) {
+  double* o = out + j * 3;
+  const int64_t p = j % pb.P;
+  V3 f;
+  if (strap_is_loose(pb, p)) {
+    const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+    f = mul_t(load9f(pb.rotations + j * 9), V3{o[0], o[1], o[2]} - g);
+  } else {
+    f = load3f(pb.accel + j * 3);
+  }
+  o[0] = f.x; o[1] = f.y; o[2] = f.z;
 }
 
 // World magnetic field in the placement frame of motion frame t (mag_local, written once).
