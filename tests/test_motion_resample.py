@@ -1,5 +1,7 @@
 """Resampling (spline / slerp), windows, looping, mirroring and time warping."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -53,6 +55,23 @@ def test_loop_is_continuous_and_any_length(walk):
     assert np.linalg.norm(p[-1, 0, :2] - p[0, 0, :2]) > 7.0  # it keeps walking
     with pytest.raises(ValueError, match="does not loop"):
         motions.builtin("kick", seconds=30)
+
+
+def test_loop_heading_carry_is_the_roots_turn_about_vertical(walk):
+    """Each cycle starts turned by the twist about z of the root's rotation over one cycle: a
+    constant tilt of the root's own axes (a crawl's body axis points down) must not change it,
+    and an extra turn of the last frame about z adds exactly that much."""
+    R = quat_to_matrix(walk.rotations)
+    tilted = R.copy()
+    tilted[:, 0] = R[:, 0] @ axis_rotation("y", np.radians(80.0))  # x axis nearly vertical
+    a = loop(walk, 6.0, blend_s=0.0)
+    b = loop(replace(walk, rotations=matrix_to_quat(tilted)), 6.0, blend_s=0.0)
+    np.testing.assert_allclose(b.root_translation, a.root_translation, atol=1e-9)
+    Rr = R[-1, 0] @ R[0, 0].T
+    dyaw = np.arctan2(Rr[1, 0] - Rr[0, 1], Rr[0, 0] + Rr[1, 1])
+    n = walk.n_frames - 1  # frames per cycle: cycle k starts at frame k n, turned by k dyaw
+    got = quat_to_matrix(a.rotations[n, 0]) @ R[0, 0].T
+    np.testing.assert_allclose(got, axis_rotation("z", dyaw), atol=1e-9)
 
 
 LOOPING = [n for n, m in motions.builtin().items() if m.loop]

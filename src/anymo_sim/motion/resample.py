@@ -103,11 +103,6 @@ def windows(motion: Motion, seconds: float, hop: float | None = None) -> list:
     return [motion.frames(slice(s, s + n)) for s in range(0, motion.n_frames - n + 1, h)]
 
 
-def _yaw(v) -> np.ndarray:
-    """Heading angle about z of direction(s) v (..., 3)."""
-    return np.arctan2(v[..., 1], v[..., 0])
-
-
 def _cross_fade(qa, pa, qb, pb) -> tuple[np.ndarray, np.ndarray]:
     """The 2h+1 frames centred on a seam, cross-faded from one cycle into the next. qa, pa: the
     last h+1 frames of a cycle (its wrap frame last), qb, pb: the first h+1 of the next, in
@@ -138,9 +133,11 @@ def loop(motion: Motion, seconds: float, blend_s: float = 0.2) -> Motion:
     if not blend_s >= 0:
         raise ValueError(f"blend_s: expected seconds >= 0, got {blend_s}")
     R = motion.rotation_matrices()[:, 0]
-    # heading change over one cycle, from the root's rotation (about world z)
-    fwd = R[:, :, 0] if abs(R[0, 2, 0]) < 0.9 else R[:, :, 1]
-    dyaw = float(_yaw(fwd[-1]) - _yaw(fwd[0]))
+    # heading change over one cycle: the twist about world z of the root's rotation from the
+    # first frame to the last (swing-twist; well defined whichever way the root's axes point,
+    # where the yaw of one projected axis is not, e.g. a crawl's body axis pointing down)
+    Rr = R[-1] @ R[0].T
+    dyaw = float(np.arctan2(Rr[1, 0] - Rr[0, 1], Rr[0, 0] + Rr[1, 1]))
     Rz = np.array([[np.cos(dyaw), -np.sin(dyaw), 0.0], [np.sin(dyaw), np.cos(dyaw), 0.0], [0.0, 0.0, 1.0]])
     cycle_t = motion.times[-1]
     cycles = max(1, int(np.ceil(seconds / cycle_t)))
