@@ -121,6 +121,42 @@ def test_batched_mesh_matches_per_item_simulation(batch):
         np.testing.assert_allclose(imu[..., 3:], r.gyro, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("placements", [64, "all"])
+def test_fast_engine_path_same_bytes_as_the_checked_one(windows, placements):
+    """The augmenter skips the engine's checks and builds its tables itself (Augmenter._ideal ->
+    engine._skinned); on a realistic batch that gives the bytes of the public, checking
+    skinned_imu on the same patch mesh, and the tables anchor_tables makes there. 'all': vertex
+    placements (weights (1, 0, 0) on a repeated anchor); some face placements are moved onto an
+    edge (a weight exactly 0 on a vertex no other placement uses)."""
+    from anymo_sim import engine, topology
+    from anymo_sim.placements import Placements
+
+    aug = Augmenter(placements=placements, rate=RATE, seed=12)
+    x = windows.sample(8 if placements == 64 else 2, 1.0, seed=3).transforms
+    B, T = x.shape[:2]
+    pl = aug.draw(B, 34)[0]
+    if placements == 64:
+        bary = pl.bary.copy()
+        bary[::5] = [0.25, 0.75, 0.0]
+        pl = Placements(pl.anchors, bary, pl.yaw, pl.offset, pl.segment, pl.names, pl.tilt)
+    patch = aug._batch_mesh(pl.anchors, pl.bary, B)
+    checked = topology.anchor_tables(patch.faces, len(patch.rest), patch.anchors, pl.bary)
+    for key in ("anchor_slot", "anchor_vertex", "adj_offsets", "adj_faces"):
+        a, b = getattr(patch.tables, key), getattr(checked, key)
+        assert a.dtype == b.dtype and np.array_equal(a, b), key
+    A = aug._skinning(x, B, T)
+    fast = aug._ideal(A, RATE, pl, B, "cpu", rotations=True)
+    # the public path gets the body's weights as they are (it normalises them itself)
+    flush = Placements(patch.anchors, pl.bary, pl.yaw, pl.offset, pl.segment, pl.names)
+    public = engine.skinned_imu(patch.rest, patch.faces, patch.skin_joints, aug.body.skin_weights[patch.body_vertex], A,
+                                RATE, placements=flush, backend="cpu", return_positions=False)
+    for key in ("accel", "gyro", "rotations"):
+        assert getattr(fast, key).tobytes() == getattr(public, key).tobytes(), key
+    with pytest.raises(ValueError, match="transforms: contains NaN"):
+        A[3, 5, 0, 0] = np.nan
+        aug._ideal(A, RATE, pl, B, "cpu", rotations=False)
+
+
 def test_torch_in_torch_out(batch):
     torch = pytest.importorskip("torch")
     x = batch.transforms[:2]

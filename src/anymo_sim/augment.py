@@ -22,7 +22,7 @@ per-call overhead (tables, kernel launches) is paid once per batch, not per item
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,9 +33,9 @@ from .body import Body
 from .devices import DeviceParams, apply_device, load_preset, mix, preset_names
 from .devices.model import _seed as _check_seed  # an integer in [0, 2^64), as the noise seeds
 from .motion.rotations import axis_angle_from_matrix
-from .placements import Placements, wearable_vertices
+from .placements import Placements, rest_normals, wearable_vertices
 from .synthetic import rotation_matrix
-from .validate import require_fps, shape_error
+from .validate import require_finite, require_fps, shape_error
 
 # AugmentIMU (torch) is built on first access, see __getattr__ at the end
 __all__ = ["AugmentedBatch", "Augmenter", "MotionBatch", "MotionWindows"]
@@ -90,6 +90,18 @@ class AugmentedBatch:
     seed: int
 
 
+class _Patch(NamedTuple):
+    """The surface patches of a batch as one mesh (Augmenter._batch_mesh)."""
+
+    rest: np.ndarray  # (n, 3)
+    faces: np.ndarray  # (m, 3)
+    skin_joints: np.ndarray  # (n, K), item b's joints shifted by b·J
+    skin_weights: np.ndarray  # (n, K), rows summing to 1 exactly
+    anchors: np.ndarray  # (Q, 3) the placements' anchors in the patch's numbering
+    tables: topology.AnchorTables  # in the patch's numbering; adj_face_ids are the body's face ids
+    body_vertex: np.ndarray  # (n,) the body's vertex of each patch vertex
+
+
 class _SurfaceSampler:
     """placements.sample's draw (uniform by area over the wearable faces, a random point inside
     each) with the wearable-face table computed once: wearable_vertices costs ~0.1 s per body,
@@ -111,42 +123,6 @@ class _SurfaceSampler:
         u[flip] = 1 - u[flip]
         bary = np.column_stack([1 - u.sum(axis=1), u])
         return Placements.on_faces(self.body, f, bary, names=[f"random/{i}" for i in range(count)])
-
-
-def _batch_mesh(body: Body, csr, anchors: np.ndarray, item: np.ndarray, batch_size: int):
-    """The surface patches B items need, as one mesh: for each item the faces around its
-    placements' anchor vertices (all of them: the normals and frames are then exactly the
-    full mesh's) and their vertices, with skin joints of item b shifted by b·J so that item b
-    is driven by joints b·J .. b·J+J-1 of a (T, B·J, ...) transform array.
-
-    anchors: (Q, 3) vertex ids; item: (Q,) batch index. Returns rest (n, 3), faces (m, 3),
-    skin_joints (n, K), skin_weights (n, K), anchors (Q, 3) in the new mesh's numbering.
-    (item, vertex) and (item, face) pairs are single integers; sets of them are boolean masks
-    over B·V and B·F, ~20× faster here than np.unique's sort or hash."""
-    V, F, J = body.n_vertices, len(body.faces), len(body.joint_names)
-    offsets, ids = csr
-    anchor_keys = item[:, None] * V + anchors
-    keys = _key_set(anchor_keys, batch_size * V)
-    it, v = np.divmod(keys, V)
-    counts = offsets[v + 1] - offsets[v]
-    starts = np.repeat(offsets[v], counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    f_item, f = np.divmod(_key_set(np.repeat(it, counts) * F + ids[starts + within], batch_size * F), F)
-    face_vertex_keys = f_item[:, None] * V + body.faces[f]
-    vertex_keys = _key_set(np.concatenate([face_vertex_keys.ravel(), keys]), batch_size * V)
-    local = np.empty(batch_size * V, dtype=np.int64)  # (item, vertex) -> index in the new mesh
-    local[vertex_keys] = np.arange(len(vertex_keys))
-    v_item, vv = np.divmod(vertex_keys, V)
-    return (body.rest_vertices[vv], local[face_vertex_keys],
-            body.skin_joints[vv] + (v_item[:, None] * J).astype(body.skin_joints.dtype), body.skin_weights[vv],
-            local[anchor_keys])
-
-
-def _key_set(keys: np.ndarray, upper: int) -> np.ndarray:
-    """Sorted distinct values of integer keys in [0, upper)."""
-    mask = np.zeros(upper, dtype=bool)
-    mask[keys.ravel()] = True
-    return np.flatnonzero(mask)
 
 
 def _like(x, template):
@@ -222,9 +198,21 @@ class Augmenter:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
         self.seed = _check_seed(seed)
         self.calls = 0  # batches drawn from the counter so far
-        self._csr = topology.vertex_faces(self.body.faces, self.body.n_vertices)
-        self._inv_rest = np.linalg.inv(self.body.joint_rest_transforms)
+        # What depends on the body alone, computed once instead of by the engine on every batch's
+        # patch mesh: incidence, inverse rest transforms, checked skin tables, rest normals (a
+        # patch keeps every face around its anchors, so its normals there are the body's, bit for
+        # bit) and the faces without area.
+        body = self.body
+        self._csr = topology.vertex_faces(body.faces, body.n_vertices)
+        self._inv_rest = np.linalg.inv(body.joint_rest_transforms)
         self._torch_inv_rest = {}  # torch device -> the same, as a tensor there
+        self._rest = np.asarray(body.rest_vertices, dtype=np.float64)
+        require_finite("body.rest_vertices", self._rest)
+        sj, self._skin_weights = engine._skin_tables(body.skin_joints, body.skin_weights, body.n_vertices,
+                                                     len(body.joint_names))
+        self._skin_joints = sj.astype(body.skin_joints.dtype)
+        self._normals = rest_normals(body)
+        self._flat = topology.zero_area(self._rest, body.faces)
 
     @staticmethod
     def _load_devices(devices) -> tuple[DeviceParams, ...]:
@@ -282,6 +270,49 @@ class Augmenter:
         return pl, dev, which, int(rng.integers(0, 2 ** 63))
 
     # ---- the simulation ------------------------------------------------------------------------
+    def _batch_mesh(self, anchors: np.ndarray, bary: np.ndarray, batch_size: int):
+        """The surface patches B items need, as one mesh: for each item the faces around its
+        placements' anchor vertices (all of them: the normals and frames are then exactly the
+        full mesh's) and their vertices, with skin joints of item b shifted by b·J so that item b
+        is driven by joints b·J .. b·J+J-1 of a (T, B·J, ...) transform array.
+
+        anchors, bary: (Q, 3) vertex ids and weights, item-major (Q = B·P). Returns a _Patch: the
+        mesh (its skin weights normalised as engine._skin_tables does), the anchors in its
+        numbering and the engine's anchor tables of the placements on it, gathered here with the
+        patch instead of by topology.anchor_tables (which sorts the whole patch's incidence).
+        (item, vertex) and (item, face) pairs are single integers; sets of them are boolean
+        masks over B·V and B·F (topology.distinct)."""
+        body = self.body
+        V, F, J = body.n_vertices, len(body.faces), len(body.joint_names)
+        item = np.repeat(np.arange(batch_size), len(anchors) // batch_size)
+        anchor_keys = item[:, None] * V + anchors
+        keys = topology.distinct(anchor_keys, batch_size * V)
+        it, v = np.divmod(keys, V)
+        counts, ids = topology.faces_around(self._csr, v)
+        face_item = np.repeat(it, counts)  # every anchor's faces, anchor after anchor
+        f_item, f = np.divmod(topology.distinct(face_item * F + ids, batch_size * F), F)
+        face_vertex_keys = f_item[:, None] * V + body.faces[f]
+        vertex_keys = topology.distinct(np.concatenate([face_vertex_keys.ravel(), keys]), batch_size * V)
+        local = np.empty(batch_size * V, dtype=np.int64)  # (item, vertex) -> index in the new mesh
+        local[vertex_keys] = np.arange(len(vertex_keys))
+        v_item, vv = np.divmod(vertex_keys, V)
+        # The tables topology.anchor_tables would make on this mesh (without sorting its whole
+        # incidence): the anchors with a weight > 0, sorted, each one's faces by face id (the
+        # order of the body's incidence, kept by the patch).
+        used = bary > 0
+        used_keys = keys if used.all() else topology.distinct(anchor_keys[used], batch_size * V)
+        if len(used_keys) < len(keys):  # an anchor whose weights are all 0 (a face edge) has no entry
+            keep = np.isin(keys, used_keys)
+            face_item, ids, counts = face_item[np.repeat(keep, counts)], ids[np.repeat(keep, counts)], counts[keep]
+        topology.check_not_lonely(used_keys % V, counts)
+        slot = np.full(anchors.shape, -1, dtype=np.int32)
+        slot[used] = np.searchsorted(used_keys, anchor_keys[used])
+        tables = topology.AnchorTables(slot, local[used_keys], topology.csr_offsets(counts).astype(np.int32),
+                                       local[face_item[:, None] * V + body.faces[ids]], ids)
+        return _Patch(self._rest[vv], local[face_vertex_keys],
+                      self._skin_joints[vv] + (v_item[:, None] * J).astype(self._skin_joints.dtype),
+                      self._skin_weights[vv], local[anchor_keys], tables, vv)
+
     def _skinning(self, G, B: int, T: int):
         """(B, T, J, 4, 4) world-from-joint -> (T, B·J, 3, 4) skinning matrices G · G_rest⁻¹."""
         J = len(self.body.joint_names)
@@ -293,9 +324,27 @@ class Augmenter:
                 self._torch_inv_rest[key] = torch.as_tensor(self._inv_rest, dtype=torch.float64, device=G.device)
             A = G[..., :3, :].to(torch.float64) @ self._torch_inv_rest[key]
             return A.transpose(0, 1).reshape(T, B * J, 3, 4).contiguous()
-        A = np.empty((T, B, J, 3, 4))  # written in the engine's (time, joint) order: no extra copy
-        np.matmul(np.asarray(G, dtype=np.float64).transpose(1, 0, 2, 3, 4)[..., :3, :], self._inv_rest, out=A)
+        # Written in the engine's (time, joint) order: no extra copy. The batch axes are (joint,
+        # row, item) and the matrices (T, 4) @ (4, 4), both strided views: 3·J·B products of T
+        # rows instead of T·B·J products of 3 rows, 3× faster, the same BLAS kernel per entry.
+        A = np.empty((T, B, J, 3, 4))
+        G = np.asarray(G, dtype=np.float64)
+        np.matmul(G.transpose(2, 3, 0, 1, 4)[:, :3], self._inv_rest[:, None, None], out=A.transpose(2, 3, 1, 0, 4))
         return A.reshape(T, B * J, 3, 4)
+
+    def _ideal(self, A, fps: float, pl: Placements, B: int, backend: str, rotations: bool) -> engine.ImuResult:
+        """Ideal readings of the batch's placements `pl` (item-major, B·P), flush on the skin,
+        from skinning matrices A (T, B·J, 3, 4): one engine call on the items' patches. The
+        engine's checks and tables are skipped (engine._skinned): all but A are built here from
+        the body checked once in __init__, and A is checked here."""
+        require_finite("transforms", A)
+        patch = self._batch_mesh(pl.anchors, pl.bary, B)
+        topology.check_faces_nondegenerate(self._rest, self.body.faces, patch.tables.adj_face_ids,
+                                           "the body's rest pose", flat=self._flat)
+        tangents = topology.tangent_references(topology.placement_normals(self._normals, pl.anchors, pl.bary))
+        return engine._skinned(patch.rest, patch.faces, patch.skin_joints, patch.skin_weights, A, fps, patch.anchors,
+                               pl.bary, pl.yaw, pl.offset, tangents, patch.tables, cutoff=0.0, gravity=engine.GRAVITY, mount=None, backend=backend, chunk_frames=None,
+                               return_rotations=rotations, return_positions=False, template=A)
 
     def __call__(self, transforms, fps: float, seed: int | None = None) -> AugmentedBatch:
         """Simulate one batch. transforms: (B, T, J, 4, 4) world-from-joint transforms of the
@@ -323,19 +372,15 @@ class Augmenter:
             import torch
 
             G = torch.as_tensor(to_numpy(G)).cuda()
-        item = np.repeat(np.arange(B), self.count)
-        rest, faces, sj, sw, anchors = _batch_mesh(self.body, self._csr, pl.anchors, item, B)
         needs_frames = bool(np.any(np.asarray(dev.strap_frequency) > 0))  # a loose strap works in the world frame
-        backend = "auto" if self.backend == "cuda" else self.backend  # the tensors' device decides
+        backend = engine._resolve_backend("auto" if self.backend == "cuda" else self.backend, is_cuda(G))
+        res = self._ideal(self._skinning(G, B, T), fps, pl, B, backend, needs_frames)
         # The placement's tilt M and the unit's mounting rotation R_m compose (x_dev = R_mᵀ Mᵀ x):
         # the device kernel applies M·R_m in its per-placement loop, cheaper than the engine
         # rotating every output sample first. The frames a loose strap reads stay the surface
         # frames, as apply_device expects.
         unit = np.broadcast_to(np.asarray(dev.mount_rotation, dtype=np.float64), (len(pl), 3))
         mount = pl.mount_rotations() @ rotation_matrix(unit)
-        flush = Placements(anchors, pl.bary, pl.yaw, pl.offset, pl.segment, pl.names)
-        res = engine.skinned_imu(rest, faces, sj, sw, self._skinning(G, B, T), fps, placements=flush, backend=backend,
-                                 return_rotations=needs_frames, return_positions=False)
         out = apply_device(res.accel, res.gyro, fps, dev.replace(mount_rotation=axis_angle_from_matrix(mount)),
                            seed=noise_seed, rotations=res.rotations, backend=backend)
         N, P = out.accel.shape[0], self.count
@@ -345,9 +390,10 @@ class Augmenter:
             import torch
 
             imu = torch.cat([out.accel, out.gyro], dim=-1).reshape(N, B, P, 6).permute(1, 2, 0, 3).contiguous()
-        else:
-            imu = np.concatenate([out.accel, out.gyro], axis=-1).reshape(N, B, P, 6).transpose(1, 2, 0, 3)
-            imu = np.ascontiguousarray(imu)
+        else:  # each sensor copied straight into place: no concatenated (N, B·P, 6) intermediate
+            imu = np.empty((B, P, N, 6), dtype=np.float32)
+            imu[..., :3] = out.accel.reshape(N, B, P, 3).transpose(1, 2, 0, 3)
+            imu[..., 3:] = out.gyro.reshape(N, B, P, 3).transpose(1, 2, 0, 3)
         imu = _like(imu, template)
         if is_torch(imu):
             import torch

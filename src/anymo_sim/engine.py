@@ -401,17 +401,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
     T, J = int(A.shape[0]), int(A.shape[1])
     _check_frames(T, "joint_transforms")
     fps = require_fps(fps)
-    sw = np.asarray(host_float(skin_weights, "skin_weights"), dtype=np.float64)
-    if sw.ndim != 2 or sw.shape[0] != V:
-        raise shape_error("skin_weights", f"({V}, K)", sw.shape)
-    sj = require_indices("skin_joints", to_numpy(skin_joints), J, "joints")
-    if sj.shape != sw.shape:
-        raise shape_error("skin_joints", str(sw.shape), sj.shape)
-    require_finite("skin_weights", sw)
-    if np.any(sw < 0) or np.any(np.abs(sw.sum(axis=1) - 1.0) > 1e-4):
-        row = int(np.flatnonzero(np.any(sw < 0, axis=1) | (np.abs(sw.sum(axis=1) - 1.0) > 1e-4))[0])
-        raise ValueError(f"skin_weights: row {row} {sw[row].tolist()} must be >= 0 and sum to 1")
-    sw = sw / sw.sum(axis=1, keepdims=True)  # exact partition of unity: the rest pose reproduces the rest mesh
+    sj, sw = _skin_tables(skin_joints, skin_weights, V, J)
     F, anchors, bary, yaw, offset, cutoff, g, mount = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
                                                               lowpass_hz, fps, gravity, placements)
     P = len(anchors)
@@ -430,18 +420,55 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         if np.any(np.linalg.norm(tangents, axis=1) < 1e-9):
             raise ValueError("rest_tangents: every direction must be non-zero")
 
+    return _skinned(rest, F, sj, sw, A34, fps, anchors, bary, yaw, offset, tangents, tables, cutoff=cutoff, gravity=g,
+                    mount=mount, backend=backend, chunk_frames=chunk_frames, return_rotations=return_rotations,
+                    return_positions=return_positions, template=joint_transforms)
+
+
+def _skin_tables(skin_joints, skin_weights, V: int, J: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated (V, K) skin joints (int64) and weights, the weights as float64 rows summing
+    to exactly 1 (the rest pose then reproduces the rest mesh)."""
+    sw = np.asarray(host_float(skin_weights, "skin_weights"), dtype=np.float64)
+    if sw.ndim != 2 or sw.shape[0] != V:
+        raise shape_error("skin_weights", f"({V}, K)", sw.shape)
+    sj = require_indices("skin_joints", to_numpy(skin_joints), J, "joints")
+    if sj.shape != sw.shape:
+        raise shape_error("skin_joints", str(sw.shape), sj.shape)
+    require_finite("skin_weights", sw)
+    if np.any(sw < 0) or np.any(np.abs(sw.sum(axis=1) - 1.0) > 1e-4):
+        row = int(np.flatnonzero(np.any(sw < 0, axis=1) | (np.abs(sw.sum(axis=1) - 1.0) > 1e-4))[0])
+        raise ValueError(f"skin_weights: row {row} {sw[row].tolist()} must be >= 0 and sum to 1")
+    return sj, sw / sw.sum(axis=1, keepdims=True)
+
+
+def _skinned(rest, F, sj, sw, A34, fps: float, anchors, bary, yaw, offset, tangents, tables: topology.AnchorTables, *,
+             cutoff: float, gravity: np.ndarray, mount, backend: str, chunk_frames, return_rotations: bool,
+             return_positions: bool, template) -> ImuResult:
+    """skinned_imu after its checks, for inputs it would accept as they are: rest (V, 3)
+    float64, faces F, _skin_tables' sj/sw, A34 (T, J, 3, 4) finite on the backend's device
+    (numpy for 'cpu'/'reference'), per-placement float64 arrays, rest tangents, anchor tables of
+    (F, anchors, bary), a resolved backend. The augmenter builds all of these itself each batch
+    and calls this directly, so it does not pay for checking them again."""
+    on_cuda = is_cuda(A34)
+    P = len(anchors)
     if backend == "reference":
         res = reference.reference_skinned_imu(rest, F, sj, sw, to_numpy(A34).astype(np.float64), anchors, bary, yaw,
-                                              offset, tangents, fps, gravity=g, lowpass_hz=cutoff or None)
-        return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], joint_transforms,
+                                              offset, tangents, fps, gravity=gravity, lowpass_hz=cutoff or None)
+        return _finish(_reference_outputs(res, return_rotations, return_positions), res["degenerate"], template,
                        backend, mount)
 
     # Skin items: the needed vertices (points), then one tangent direction per placement that
     # moves with its dominant anchor's weights.
     needed = tables.needed_vertices()
     dominant = topology.dominant_anchor(anchors, bary)
-    n_items = len(needed) + P
-    run = _Run(backend, A)
+    if len(needed) == len(rest):  # every vertex is needed (the augmenter's patches): items are vertex ids
+        local = lambda a: a  # noqa: E731
+    else:
+        rest, sj, sw = rest[needed], sj[needed], sw[needed]
+        local = lambda a: np.searchsorted(needed, a)  # noqa: E731 - vertex id -> item index
+    dominant = local(dominant)
+    n_items = len(rest) + P
+    run = _Run(backend, A34)
     if on_cuda:
         import torch
 
@@ -449,20 +476,19 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
     else:
         transforms = np.ascontiguousarray(A34, dtype=np.float64)
     problem = {
-        "T": T, "fps": fps, "gravity": g.tolist(), "cutoff_hz": cutoff, "skinned": 1,
-        "transforms": run.ptr(transforms), "J": J, "n_items": n_items, "K": sw.shape[1],
-        "item_rest": run.table(np.concatenate([rest[needed], tangents]), np.float64),
-        "item_hom": run.table(np.concatenate([np.ones(len(needed)), np.zeros(P)]), np.float64),
-        "item_joints": run.table(np.concatenate([sj[needed], sj[dominant]]), np.int32),
-        "item_weights": run.table(np.concatenate([sw[needed], sw[dominant]]), np.float64),
-        "chunk": _chunk(chunk_frames, T, P * (12 * 8 + (48 if cutoff else 0)) + n_items * 24,
+        "T": int(A34.shape[0]), "fps": fps, "gravity": gravity.tolist(), "cutoff_hz": cutoff, "skinned": 1,
+        "transforms": run.ptr(transforms), "J": int(A34.shape[1]), "n_items": n_items, "K": sw.shape[1],
+        "item_rest": run.table(np.concatenate([rest, tangents]), np.float64),
+        "item_hom": run.table(np.concatenate([np.ones(len(rest)), np.zeros(P)]), np.float64),
+        "item_joints": run.table(np.concatenate([sj, sj[dominant]]), np.int32),
+        "item_weights": run.table(np.concatenate([sw, sw[dominant]]), np.float64),
+        "chunk": _chunk(chunk_frames, int(A34.shape[0]), P * (12 * 8 + (48 if cutoff else 0)) + n_items * 24,
                         "cuda" if on_cuda else "cpu", fps, cutoff),
     }
-    local = lambda a: np.searchsorted(needed, a)  # noqa: E731 - vertex id -> item index
-    problem.update(_placement_problem(tables, local, bary, yaw, offset, len(needed) + np.arange(P), True, run))
-    out = run.outputs(T, P, return_rotations, return_positions, as_torch=on_cuda)
+    problem.update(_placement_problem(tables, local, bary, yaw, offset, len(rest) + np.arange(P), True, run))
+    out = run.outputs(int(A34.shape[0]), P, return_rotations, return_positions, as_torch=on_cuda)
     degenerate = run.execute(problem, out)
-    return _finish(out, degenerate, joint_transforms, backend, mount)
+    return _finish(out, degenerate, template, backend, mount)
 
 
 def _to_host_like(result: ImuResult, template) -> ImuResult:

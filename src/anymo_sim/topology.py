@@ -19,10 +19,33 @@ def vertex_faces(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.nda
     flat = faces.ravel()
     order = np.argsort(flat, kind="stable")
     ids = order // 3
-    counts = np.bincount(flat, minlength=n_vertices)
-    offsets = np.zeros(n_vertices + 1, dtype=np.int64)
+    return csr_offsets(np.bincount(flat, minlength=n_vertices)), ids
+
+
+def csr_offsets(counts: np.ndarray) -> np.ndarray:
+    """(n + 1,) int64 offsets of a CSR table from its n row lengths."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return offsets, ids
+    return offsets
+
+
+def faces_around(csr: tuple[np.ndarray, np.ndarray], vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The faces incident to each of `vertices` from a vertex_faces CSR: (counts per vertex,
+    face ids of all of them in CSR order, vertex after vertex)."""
+    offsets, ids = csr
+    counts = offsets[vertices + 1] - offsets[vertices]
+    starts = np.repeat(offsets[vertices], counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return counts, ids[starts + within]
+
+
+def distinct(keys: np.ndarray, upper: int) -> np.ndarray:
+    """Sorted distinct values of integer keys in [0, upper), as np.unique gives them: a boolean
+    mask over [0, upper) is several times faster than np.unique's sort or hash when upper is
+    not much larger than the number of keys."""
+    mask = np.zeros(upper, dtype=bool)
+    mask[keys.ravel()] = True
+    return np.flatnonzero(mask)
 
 
 @dataclass
@@ -37,7 +60,8 @@ class AnchorTables:
 
     def needed_vertices(self) -> np.ndarray:
         """Sorted vertex ids the frames depend on: anchors and their 1-rings."""
-        return np.unique(np.concatenate([self.anchor_vertex, self.adj_faces.ravel()]))
+        ids = np.concatenate([self.anchor_vertex, self.adj_faces.ravel()])
+        return distinct(ids, int(ids.max()) + 1)
 
 
 def anchor_tables(faces: np.ndarray, n_vertices: int, anchors: np.ndarray, bary: np.ndarray) -> AnchorTables:
@@ -45,28 +69,35 @@ def anchor_tables(faces: np.ndarray, n_vertices: int, anchors: np.ndarray, bary:
     anchor_vertex, inverse = np.unique(anchors[used], return_inverse=True)
     slot = np.full(anchors.shape, -1, dtype=np.int32)
     slot[used] = inverse.astype(np.int32)
-    offsets, ids = vertex_faces(faces, n_vertices)
-    counts = offsets[anchor_vertex + 1] - offsets[anchor_vertex]
+    counts, face_ids = faces_around(vertex_faces(faces, n_vertices), anchor_vertex)
+    check_not_lonely(anchor_vertex, counts)
+    return AnchorTables(slot, anchor_vertex, csr_offsets(counts).astype(np.int32), faces[face_ids], face_ids)
+
+
+def check_not_lonely(anchor_vertex: np.ndarray, counts: np.ndarray) -> None:
+    """Every anchor a placement uses needs a face (counts: faces per anchor) for its normal."""
     lonely = anchor_vertex[counts == 0]
     if lonely.size:
         raise ValueError(
             f"vertex {int(lonely[0])} is used by a placement but belongs to no face, so it has no normal"
         )
-    adj_offsets = np.zeros(len(anchor_vertex) + 1, dtype=np.int64)
-    np.cumsum(counts, out=adj_offsets[1:])
-    starts = np.repeat(offsets[anchor_vertex], counts)
-    within = np.arange(adj_offsets[-1]) - np.repeat(adj_offsets[:-1], counts)
-    face_ids = ids[starts + within]
-    return AnchorTables(slot, anchor_vertex, adj_offsets.astype(np.int32), faces[face_ids], face_ids)
 
 
-def check_faces_nondegenerate(x: np.ndarray, faces: np.ndarray, face_ids: np.ndarray, where: str) -> None:
-    """Faces a placement's normal depends on must have an area at the first frame."""
-    f = faces[face_ids]
-    cr = np.cross(x[f[:, 1]] - x[f[:, 0]], x[f[:, 2]] - x[f[:, 0]])
+def zero_area(x: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) True where a face has no area on the pose x (relative to its edges' lengths)."""
+    cr = np.cross(x[faces[:, 1]] - x[faces[:, 0]], x[faces[:, 2]] - x[faces[:, 0]])
     area2 = np.linalg.norm(cr, axis=-1)
-    scale = np.linalg.norm(x[f[:, 1]] - x[f[:, 0]], axis=-1) ** 2 + np.linalg.norm(x[f[:, 2]] - x[f[:, 0]], axis=-1) ** 2
-    bad = area2 <= 1e-12 * np.maximum(scale, 1e-300)
+    scale = (np.linalg.norm(x[faces[:, 1]] - x[faces[:, 0]], axis=-1) ** 2
+             + np.linalg.norm(x[faces[:, 2]] - x[faces[:, 0]], axis=-1) ** 2)
+    return area2 <= 1e-12 * np.maximum(scale, 1e-300)
+
+
+def check_faces_nondegenerate(x: np.ndarray, faces: np.ndarray, face_ids: np.ndarray, where: str,
+                              flat: np.ndarray | None = None) -> None:
+    """Faces a placement's normal depends on must have an area at the first frame. flat: the
+    mesh's zero_area(x, faces), when known (the augmenter computes it once per body)."""
+    f = faces[face_ids]
+    bad = zero_area(x, f) if flat is None else flat[face_ids]
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
@@ -80,9 +111,14 @@ def placement_points(x: np.ndarray, faces: np.ndarray, anchors: np.ndarray, bary
     n = vertex_normals(x, faces)
     n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-300)
     point = np.einsum("pi,pij->pj", bary, x[anchors])
-    normal = np.einsum("pi,pij->pj", bary, n[anchors])
+    return point, placement_normals(n, anchors, bary)
+
+
+def placement_normals(unit_normals: np.ndarray, anchors: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Unit (Phong-interpolated) normal of each placement from the mesh's unit vertex normals."""
+    normal = np.einsum("pi,pij->pj", bary, unit_normals[anchors])
     normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-300)
-    return point, normal
+    return normal
 
 
 def preferred_direction(normal: np.ndarray) -> np.ndarray:
@@ -130,7 +166,11 @@ def default_ref_vertices(x0: np.ndarray, faces: np.ndarray, anchors: np.ndarray,
 
 def default_rest_tangents(x_rest: np.ndarray, faces: np.ndarray, anchors: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """Rest-pose tangent reference directions: the preferred direction projected (docs/engine.md)."""
-    _, normal = placement_points(x_rest, faces, anchors, bary)
+    return tangent_references(placement_points(x_rest, faces, anchors, bary)[1])
+
+
+def tangent_references(normal: np.ndarray) -> np.ndarray:
+    """The preferred direction projected onto the tangent plane of each unit normal, normalised."""
     d = preferred_direction(normal)
     t = d - np.sum(d * normal, axis=-1, keepdims=True) * normal
     return t / np.linalg.norm(t, axis=-1, keepdims=True)
