@@ -289,13 +289,15 @@ class Augmenter:
         keys = topology.distinct(anchor_keys, batch_size * V)
         it, v = np.divmod(keys, V)
         counts, ids = topology.faces_around(self._csr, v)
-        face_item = np.repeat(it, counts)  # every anchor's faces, anchor after anchor
-        f_item, f = np.divmod(topology.distinct(face_item * F + ids, batch_size * F), F)
+        adj_keys = np.repeat(it, counts) * F + ids  # every anchor's faces, anchor after anchor
+        face_keys = topology.distinct(adj_keys, batch_size * F)
+        f_item, f = np.divmod(face_keys, F)
         face_vertex_keys = f_item[:, None] * V + body.faces[f]
         vertex_keys = topology.distinct(np.concatenate([face_vertex_keys.ravel(), keys]), batch_size * V)
         local = np.empty(batch_size * V, dtype=np.int64)  # (item, vertex) -> index in the new mesh
         local[vertex_keys] = np.arange(len(vertex_keys))
         v_item, vv = np.divmod(vertex_keys, V)
+        faces = local[face_vertex_keys]
         # The tables topology.anchor_tables would make on this mesh (without sorting its whole
         # incidence): the anchors with a weight > 0, sorted, each one's faces by face id (the
         # order of the body's incidence, kept by the patch).
@@ -303,13 +305,13 @@ class Augmenter:
         used_keys = keys if used.all() else topology.distinct(anchor_keys[used], batch_size * V)
         if len(used_keys) < len(keys):  # an anchor whose weights are all 0 (a face edge) has no entry
             keep = np.isin(keys, used_keys)
-            face_item, ids, counts = face_item[np.repeat(keep, counts)], ids[np.repeat(keep, counts)], counts[keep]
+            adj_keys, ids, counts = adj_keys[np.repeat(keep, counts)], ids[np.repeat(keep, counts)], counts[keep]
         topology.check_not_lonely(used_keys % V, counts)
         slot = np.full(anchors.shape, -1, dtype=np.int32)
         slot[used] = np.searchsorted(used_keys, anchor_keys[used])
         tables = topology.AnchorTables(slot, local[used_keys], topology.csr_offsets(counts).astype(np.int32),
-                                       local[face_item[:, None] * V + body.faces[ids]], ids)
-        return _Patch(self._rest[vv], local[face_vertex_keys],
+                                       faces[np.searchsorted(face_keys, adj_keys)], ids)
+        return _Patch(self._rest[vv], faces,
                       self._skin_joints[vv] + (v_item[:, None] * J).astype(self._skin_joints.dtype),
                       self._skin_weights[vv], local[anchor_keys], tables, vv)
 
