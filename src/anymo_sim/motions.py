@@ -27,7 +27,7 @@ from .motion.bvh import read_bvh
 from .motion.deepmimic import frames_to_motion, read_deepmimic
 from .motion.nymeria import is_sequence, read_nymeria, read_xdata_mvnx
 from .motion.resample import loop as loop_motion
-from .motion.resample import resample
+from .motion.resample import resample, smooth_splice
 
 BUILTIN_FILE = "data/builtin_motions.npz"
 #: What each built-in clip shows (read off the clips: which limbs move, where the root goes).
@@ -48,6 +48,14 @@ DESCRIPTIONS = {
     "getup_faceup": "a person lying on their back gets up to standing",
     "getup_facedown": "a person lying face down gets up to standing",
 }
+
+
+# Frames after which a source clip jumps in one frame, whole pose at once (two takes joined):
+# walk's left shoulder turns 29° and its root 7° there against ~1° per frame around, run's root
+# velocity drops by a quarter. Each is cross-faded over 0.2 s (resample.smooth_splice); without
+# it the ideal accelerometer at the wrist peaks at 238 m/s² (walk) and 482 m/s² (run) there,
+# against 50 and 133 m/s² with it (tests/test_motion_resample.py).
+SPLICES = {"walk": (18,), "run": (11,)}
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +80,8 @@ def _builtin_one(name: str) -> Motion:
     if np.abs(steps - np.median(steps)).max() > 0.01 * np.median(steps):
         # a few clips have an irregular frame duration: put them on their nominal rate
         m = replace(resample(m, round(m.fps, 3)), loop=loop)
+    for frame in SPLICES.get(name, ()):
+        m = smooth_splice(m, frame)
     end = int(m.timestamps[-1]) + int(round(1e9 / m.fps))
     return replace(m, texts=(TextSpan(int(m.timestamps[0]), end, "label", DESCRIPTIONS.get(name, name)),))
 

@@ -121,6 +121,38 @@ def _cross_fade(qa, pa, qb, pb) -> tuple[np.ndarray, np.ndarray]:
     return _slerp(qa, qb, w), pa + w * (pb - pa)
 
 
+def _seam_frames(motion: Motion, Rc: np.ndarray, pc: np.ndarray, sl) -> tuple[np.ndarray, np.ndarray]:
+    """Frames `sl` as the cross-fade blends them: joints' parent-relative rotations with the
+    root's world rotation turned by Rc, positions p0 + pc + Rc (p - p0)."""
+    p0 = motion.root_translation[0]
+    L = motion.local_rotations()[sl]
+    L[:, 0] = Rc @ L[:, 0]  # the root's is a world rotation: blend it as carried, not the clip's
+    return matrix_to_quat(L), p0 + pc + (motion.root_translation[sl] - p0) @ Rc.T
+
+
+def smooth_splice(motion: Motion, frame: int, blend_s: float = 0.2) -> Motion:
+    """Cross-fade a splice inside a clip, where the whole pose jumps between `frame` and
+    `frame + 1` (two takes joined): the frames before carry on over the splice at their own
+    velocity, the frames after are extended back the same way, and the two are blended over
+    about `blend_s` seconds, as at loop seams. Frames outside the window are unchanged."""
+    n = motion.n_frames
+    h = min(int(round(blend_s * motion.fps / 2)), frame, n - 2 - frame)
+    if not 1 <= frame < n - 2 or h < 1:
+        raise ValueError(f"smooth_splice: frame {frame} needs {blend_s} s of frames on both sides in {n} frames")
+    I, zero = np.eye(3), np.zeros(3)
+    qa, pa = _seam_frames(motion, I, zero, slice(frame - h + 1, frame + 1))
+    # side A's continuation to frame + 1, where side B starts: the seam of the cross-fade
+    qa = np.concatenate([qa, _slerp(qa[-2], qa[-1], np.full(qa.shape[1], 2.0))[None]])
+    pa = np.concatenate([pa, (2 * pa[-1] - pa[-2])[None]])
+    qb, pb = _seam_frames(motion, I, zero, slice(frame + 1, frame + h + 2))
+    q, p = _cross_fade(qa, pa, qb, pb)
+    rot, pos = motion.rotations.copy(), motion.root_translation.copy()
+    win = slice(frame + 1 - h, frame + h + 2)
+    rot[win], pos[win] = matrix_to_quat(global_from_local(motion.parents, quat_to_matrix(q))), p
+    return replace(motion, rotations=rot, root_translation=pos, reference_imu={}, smpl=None,
+                   notes=motion.notes + (f"splice after frame {frame} cross-faded over {2 * h / motion.fps:.2f} s",))
+
+
 def loop(motion: Motion, seconds: float, blend_s: float = 0.2) -> Motion:
     """Repeat a looping clip to at least `seconds`. The clip's last frame is the first frame of
     the next cycle (DeepMimic 'wrap'); each cycle continues from where the last one ended: the
@@ -161,16 +193,9 @@ def loop(motion: Motion, seconds: float, blend_s: float = 0.2) -> Motion:
     n = motion.n_frames - 1  # frames per cycle
     h = min(int(round(blend_s * motion.fps / 2)), n // 4)  # half the blend window, in frames
     if cycles > 1 and h > 0:
-        local = motion.local_rotations()
-
-        def frames(k, sl):  # cycle k's frames `sl`: parent-relative rotations, position
-            Rc, pc = carried[k]
-            L = local[sl].copy()
-            L[:, 0] = Rc @ L[:, 0]  # the root's is a world rotation: blend it as carried, not the clip's
-            return matrix_to_quat(L), p0 + pc + (motion.root_translation[sl] - p0) @ Rc.T
-
         for k in range(1, cycles):
-            q, p = _cross_fade(*frames(k - 1, slice(n - h, n + 1)), *frames(k, slice(0, h + 1)))
+            q, p = _cross_fade(*_seam_frames(motion, *carried[k - 1], slice(n - h, n + 1)),
+                               *_seam_frames(motion, *carried[k], slice(0, h + 1)))
             win = slice(k * n - h, k * n + h + 1)
             rot[win], pos[win] = matrix_to_quat(global_from_local(motion.parents, quat_to_matrix(q))), p
         note += f", seams cross-faded over {2 * h / motion.fps:.2f} s"
