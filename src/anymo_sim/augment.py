@@ -339,7 +339,7 @@ class Augmenter:
         from skinning matrices A (T, B·J, 3, 4): one engine call on the items' patches. The
         engine's checks and tables are skipped (engine._skinned): all but A are built here from
         the body checked once in __init__, and A is checked here."""
-        require_finite("transforms", A)
+        require_finite("transforms", A)  # as the engine checked them (an index in its message is into A)
         patch = self._batch_mesh(pl.anchors, pl.bary, B)
         topology.check_faces_nondegenerate(self._rest, self.body.faces, patch.tables.adj_face_ids,
                                            "the body's rest pose", flat=self._flat)

@@ -450,7 +450,7 @@ def _skinned(rest, F, sj, sw, A34, fps: float, anchors, bary, yaw, offset, tange
     (F, anchors, bary), a resolved backend. The augmenter builds all of these itself each batch
     and calls this directly, so it does not pay for checking them again."""
     on_cuda = is_cuda(A34)
-    P = len(anchors)
+    T, J, P = int(A34.shape[0]), int(A34.shape[1]), len(anchors)
     if backend == "reference":
         res = reference.reference_skinned_imu(rest, F, sj, sw, to_numpy(A34).astype(np.float64), anchors, bary, yaw,
                                               offset, tangents, fps, gravity=gravity, lowpass_hz=cutoff or None)
@@ -476,17 +476,17 @@ def _skinned(rest, F, sj, sw, A34, fps: float, anchors, bary, yaw, offset, tange
     else:
         transforms = np.ascontiguousarray(A34, dtype=np.float64)
     problem = {
-        "T": int(A34.shape[0]), "fps": fps, "gravity": gravity.tolist(), "cutoff_hz": cutoff, "skinned": 1,
-        "transforms": run.ptr(transforms), "J": int(A34.shape[1]), "n_items": n_items, "K": sw.shape[1],
+        "T": T, "fps": fps, "gravity": gravity.tolist(), "cutoff_hz": cutoff, "skinned": 1,
+        "transforms": run.ptr(transforms), "J": J, "n_items": n_items, "K": sw.shape[1],
         "item_rest": run.table(np.concatenate([rest, tangents]), np.float64),
         "item_hom": run.table(np.concatenate([np.ones(len(rest)), np.zeros(P)]), np.float64),
         "item_joints": run.table(np.concatenate([sj, sj[dominant]]), np.int32),
         "item_weights": run.table(np.concatenate([sw, sw[dominant]]), np.float64),
-        "chunk": _chunk(chunk_frames, int(A34.shape[0]), P * (12 * 8 + (48 if cutoff else 0)) + n_items * 24,
+        "chunk": _chunk(chunk_frames, T, P * (12 * 8 + (48 if cutoff else 0)) + n_items * 24,
                         "cuda" if on_cuda else "cpu", fps, cutoff),
     }
     problem.update(_placement_problem(tables, local, bary, yaw, offset, len(rest) + np.arange(P), True, run))
-    out = run.outputs(int(A34.shape[0]), P, return_rotations, return_positions, as_torch=on_cuda)
+    out = run.outputs(T, P, return_rotations, return_positions, as_torch=on_cuda)
     degenerate = run.execute(problem, out)
     return _finish(out, degenerate, template, backend, mount)
 
