@@ -1,7 +1,6 @@
-// CPU driver of the device model: OpenMP over blocks of placements for the sequential stages
-// (strap, bias drift), each block stepping through time with the placements innermost so
-// memory is read and written contiguously, and over (sample, placement) for the rest. Same
-// per-element code as CUDA.
+// CPU driver of the device model: OpenMP over blocks of placements, each block stepping through
+// time with the placements innermost so memory is read and written contiguously (the strap's
+// recursion; then bias drift and samples, tile by tile). Same per-element code as CUDA.
 #include <vector>
 
 #include "anymo/drivers.h"
@@ -9,12 +8,11 @@
 namespace anymo {
 
 namespace {
-constexpr int64_t kBlock = 64;  // placements (or placement-sensor pairs) per block of a thread
+constexpr int64_t kBlock = 64;  // placements per block of the strap's recursion
 constexpr int64_t kTileSamples = 64, kTilePlacements = 16;
 }  // namespace
 
 void run_device_cpu(DeviceProblem pb) {
-  if (pb.chunk < 1) pb.chunk = 1;
   const int64_t P = pb.P;
   std::vector<double> strap_force;
   if (pb.strap) {
@@ -40,27 +38,30 @@ void run_device_cpu(DeviceProblem pb) {
     for (int64_t i = 0; i < pb.T * P; ++i) mag_local_frame(pb, i, mag_local.data());
     pb.mag_local = mag_local.data();
   }
-  std::vector<double> state(P * kSensors * 6, 0.0), drift(pb.chunk * P * kSensors * 3, 0.0);
+  // Drift and samples together, per block of placements walking through time in tiles: the
+  // drift of a tile (sequential per placement, its state carried in bias_state) is computed
+  // just before the tile's samples read it, in a buffer of the thread's that stays in cache.
+  // (pb.chunk is the GPU's: here the tiles are the chunks, with the same bytes.)
+  std::vector<double> state(P * kSensors * 6, 0.0);
   pb.bias_state = state.data();
-  pb.drift = drift.data();
-  const int64_t nps = P * pb.n_sensors;
-  for (int64_t k0 = 0; k0 < pb.N; k0 += pb.chunk) {
-    const int64_t k1 = k0 + pb.chunk < pb.N ? k0 + pb.chunk : pb.N;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t b = 0; b < nps; b += kBlock) {
-      const int64_t e = b + kBlock < nps ? b + kBlock : nps;
-      for (int64_t k = k0; k < k1; ++k)
-        for (int64_t i = b; i < e; ++i) drift_step(pb, i / pb.n_sensors, (int)(i % pb.n_sensors), k, k0);
-    }
-    // tiles of samples x placements, samples outermost: a tile's resampling windows stay in cache
-    const int64_t nk = (k1 - k0 + kTileSamples - 1) / kTileSamples, np = (P + kTilePlacements - 1) / kTilePlacements;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t tile = 0; tile < nk * np; ++tile) {
-      const int64_t ka = k0 + (tile / np) * kTileSamples, pa = (tile % np) * kTilePlacements;
-      const int64_t kb = ka + kTileSamples < k1 ? ka + kTileSamples : k1;
-      const int64_t pb_end = pa + kTilePlacements < P ? pa + kTilePlacements : P;
-      for (int64_t k = ka; k < kb; ++k)
-        for (int64_t p = pa; p < pb_end; ++p) device_sample(pb, k, p, k0);
+  pb.drift_stride = kTilePlacements;
+#pragma omp parallel
+  {
+    std::vector<double> drift(kTileSamples * kTilePlacements * kSensors * 3, 0.0);
+    DeviceProblem q = pb;
+    q.drift = drift.data();
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t pa = 0; pa < P; pa += kTilePlacements) {
+      const int64_t pe = pa + kTilePlacements < P ? pa + kTilePlacements : P;
+      q.drift_p0 = pa;
+      for (int64_t ka = 0; ka < pb.N; ka += kTileSamples) {
+        const int64_t kb = ka + kTileSamples < pb.N ? ka + kTileSamples : pb.N;
+        for (int64_t k = ka; k < kb; ++k)
+          for (int64_t p = pa; p < pe; ++p)
+            for (int s = 0; s < pb.n_sensors; ++s) drift_step(q, p, s, k, ka);
+        for (int64_t k = ka; k < kb; ++k)
+          for (int64_t p = pa; p < pe; ++p) device_sample(q, k, p, ka);
+      }
     }
   }
 }

@@ -169,6 +169,9 @@ struct DeviceProblem {
   const double* mag_local = nullptr;
   double* bias_state = nullptr;
   double* drift = nullptr;
+  // Rows of the drift buffer: drift_stride placements from drift_p0 (0, 0: all P from 0). The
+  // CPU keeps a small buffer per block of placements; the GPU one for all of them.
+  int64_t drift_p0 = 0, drift_stride = 0;
 
   // Outputs: (N, P, 3) float32 each (mag only with n_sensors 3), timestamps (N, P) int64 ns.
   float* out_accel = nullptr;
@@ -261,6 +264,12 @@ AM_HD void mag_local_frame(const DeviceProblem& pb, int64_t i, double* out) {  /
   out[i * 3] = m.x; out[i * 3 + 1] = m.y; out[i * 3 + 2] = m.z;
 }
 
+// Drift of (placement p, sensor s) at sample k of the drift chunk starting at sample k0.
+AM_HD double* drift_at(const DeviceProblem& pb, int64_t p, int s, int64_t k, int64_t k0) {
+  const int64_t rows = pb.drift_stride ? pb.drift_stride : pb.P;
+  return pb.drift + (((k - k0) * rows + (p - pb.drift_p0)) * kSensors + s) * 3;
+}
+
 // ---- stage 2: bias drift (Gauss-Markov + random walk), sequential in samples ---------------
 // One (placement, sensor) at device sample k, written to the drift chunk starting at k0; the
 // state is carried in pb.bias_state, so the drift does not depend on how samples are chunked
@@ -274,7 +283,7 @@ AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int6
   double zm[4] = {0, 0, 0, 0}, zw[4] = {0, 0, 0, 0};
   if (q[0] != 0.0 || q[1] != 0.0 || q[2] != 0.0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kMarkov, zm);
   if ((w[0] != 0.0 || w[1] != 0.0 || w[2] != 0.0) && k > 0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWalk, zw);
-  double* d = pb.drift + (((k - k0) * pb.P + p) * kSensors + s) * 3;
+  double* d = drift_at(pb, p, s, k, k0);
   const double phi = pb.markov_phi[ps];
   const double* s0 = pb.markov_s0 + ps * 3;
   for (int a = 0; a < 3; ++a) {
@@ -355,7 +364,7 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     const double* wn = pb.white + ps * 3;
     double z[4] = {0, 0, 0, 0};
     if (wn[0] != 0.0 || wn[1] != 0.0 || wn[2] != 0.0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWhite, z);
-    const double* d = pb.drift + (((k - d0) * P + p) * kSensors + s) * 3;
+    const double* d = drift_at(pb, p, s, k, d0);
     float* o = outs[s] + (k * P + p) * 3;
     for (int a = 0; a < 3; ++a) {
       const double v = yv[a] + pb.bias[ps * 3 + a] + d[a] + wn[a] * z[a];
