@@ -41,10 +41,12 @@ void run_device_cpu(DeviceProblem pb) {
   // Drift and samples together, per block of placements walking through time in tiles: the
   // drift of a tile (sequential per placement, its state carried in bias_state) is computed
   // just before the tile's samples read it, in a buffer of the thread's that stays in cache.
-  // (pb.chunk is the GPU's: here the tiles are the chunks, with the same bytes.)
+  // The tiles are the drift chunks: pb.chunk samples, at most kTileSamples (any length gives
+  // the same bytes; a short one is how the tests check that).
   std::vector<double> state(P * kSensors * 6, 0.0);
   pb.bias_state = state.data();
   pb.drift_stride = kTilePlacements;
+  const int64_t tile = pb.chunk < 1 ? 1 : (pb.chunk < kTileSamples ? pb.chunk : kTileSamples);
 #pragma omp parallel
   {
     std::vector<double> drift(kTileSamples * kTilePlacements * kSensors * 3, 0.0);
@@ -54,8 +56,8 @@ void run_device_cpu(DeviceProblem pb) {
     for (int64_t pa = 0; pa < P; pa += kTilePlacements) {
       const int64_t pe = pa + kTilePlacements < P ? pa + kTilePlacements : P;
       q.drift_p0 = pa;
-      for (int64_t ka = 0; ka < pb.N; ka += kTileSamples) {
-        const int64_t kb = ka + kTileSamples < pb.N ? ka + kTileSamples : pb.N;
+      for (int64_t ka = 0; ka < pb.N; ka += tile) {
+        const int64_t kb = ka + tile < pb.N ? ka + tile : pb.N;
         for (int64_t k = ka; k < kb; ++k)
           for (int64_t p = pa; p < pe; ++p)
             for (int s = 0; s < pb.n_sensors; ++s) drift_step(q, p, s, k, ka);
