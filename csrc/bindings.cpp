@@ -140,7 +140,7 @@ anymo::DeviceProblem device_from_dict(const py::dict& d) {
   if (pb.T < 1 || pb.P < 1 || pb.N < 1 || !(pb.fps > 0) || !(pb.odr > 0) || (pb.n_sensors != 2 && !mag) ||
       !pb.accel || !pb.gyro || !pb.rng_id || !pb.step || !pb.sens || !pb.bias || !pb.white || !pb.markov_phi ||
       !pb.markov_q || !pb.markov_s0 || !pb.walk_q || !pb.clip || !pb.mount || !pb.g_sens || !pb.time_offset_ns ||
-      !pb.jitter_ns || !pb.out_accel || !pb.out_gyro || !pb.timestamps ||
+      !pb.jitter_ns || !pb.out_accel || !pb.out_gyro ||
       (mag && (!pb.out_mag || !pb.soft_iron || !pb.hard_iron || !pb.rotations)) ||
       (pb.strap && !pb.rotations) || (pb.resample && (!pb.table || pb.table_len < 2)) ||
       (!pb.resample && pb.N > pb.T))

@@ -1,6 +1,7 @@
 // CPU driver of the device model: OpenMP over blocks of placements, each block stepping through
 // time with the placements innermost so memory is read and written contiguously (the strap's
-// recursion; then bias drift and samples, tile by tile). Same per-element code as CUDA.
+// recursion; then, sample by sample, the random numbers, the bias drift and the samples). Same
+// per-element code as CUDA.
 #include <vector>
 
 #include "anymo/drivers.h"
@@ -9,7 +10,59 @@ namespace anymo {
 
 namespace {
 constexpr int64_t kBlock = 64;  // placements per block of the strap's recursion
-constexpr int64_t kTileSamples = 64, kTilePlacements = 16;
+constexpr int64_t kSampleBlock = 16;  // placements per block of drift and samples
+constexpr int64_t kMaxLanes = kSampleBlock * kSlots;
+
+// Philox blocks with their Box-Muller normals, lane i keyed by (c0, c1, c2, c3)[i]: the loop
+// of gauss4 over lanes, written so the compiler vectorises it. Cloned for AVX-512 and AVX2 and
+// picked at load time (x86-64 Linux with GCC or Clang); vector lanes round each IEEE operation
+// as the scalar code does (no FMA contraction in this file), so the bytes do not change.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void gauss4_batch(uint64_t seed, int64_t n, const uint32_t* c0, const uint32_t* c1, const uint32_t* c2,
+                  const uint32_t* c3, double* z0, double* z1, double* z2, double* z3) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const U4 b = philox4x32_10(U4{{c0[i], c1[i], c2[i], c3[i]}}, (uint32_t)seed, (uint32_t)(seed >> 32));
+    box_muller(b.v[0], b.v[1], z0[i], z1[i]);
+    box_muller(b.v[2], b.v[3], z2[i], z3[i]);
+  }
+}
+
+// The normals of every slot of placements [pa, pe) at sample k, into z ((p - pa) * kSlots +
+// slot) * 4: the drawn slots in one batch, the others zero.
+struct SlotDraws {
+  std::vector<uint32_t> c[4];
+  std::vector<double> zl[4];
+  std::vector<int64_t> dest;
+  SlotDraws() {
+    for (auto& v : c) v.resize(kMaxLanes);
+    for (auto& v : zl) v.resize(kMaxLanes);
+    dest.resize(kMaxLanes);
+  }
+  void draw(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t k, double* z) {
+    int64_t n = 0;
+    for (int64_t p = pa; p < pe; ++p)
+      for (int slot = 0; slot < kSlots; ++slot) {
+        double* zs = z + ((p - pa) * kSlots + slot) * 4;
+        const int stream = slot_stream(pb, p, k, slot);
+        if (stream < 0) {
+          zs[0] = zs[1] = zs[2] = zs[3] = 0.0;
+          continue;
+        }
+        c[0][n] = (uint32_t)((uint64_t)k);
+        c[1][n] = (uint32_t)((uint64_t)k >> 32);
+        c[2][n] = pb.rng_id[p];
+        c[3][n] = (uint32_t)stream;
+        dest[n++] = zs - z;
+      }
+    gauss4_batch(pb.seed, n, c[0].data(), c[1].data(), c[2].data(), c[3].data(), zl[0].data(), zl[1].data(),
+                 zl[2].data(), zl[3].data());
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < 4; ++j) z[dest[i] + j] = zl[j][i];
+  }
+};
 }  // namespace
 
 void run_device_cpu(DeviceProblem pb) {
@@ -38,31 +91,30 @@ void run_device_cpu(DeviceProblem pb) {
     for (int64_t i = 0; i < pb.T * P; ++i) mag_local_frame(pb, i, mag_local.data());
     pb.mag_local = mag_local.data();
   }
-  // Drift and samples together, per block of placements walking through time in tiles: the
-  // drift of a tile (sequential per placement, its state carried in bias_state) is computed
-  // just before the tile's samples read it, in a buffer of the thread's that stays in cache.
-  // The tiles are the drift chunks: pb.chunk samples, at most kTileSamples (any length gives
-  // the same bytes; a short one is how the tests check that).
+  // Per block of placements, sample by sample: the block's normals in one batch, then its
+  // drift (sequential per placement, the state carried in bias_state) and its samples. The
+  // drift "chunk" is one sample, in a buffer of the thread's; the CPU needs no pb.chunk.
   std::vector<double> state(P * kSensors * 6, 0.0);
   pb.bias_state = state.data();
-  pb.drift_stride = kTilePlacements;
-  const int64_t tile = pb.chunk < 1 ? 1 : (pb.chunk < kTileSamples ? pb.chunk : kTileSamples);
+  pb.drift_stride = kSampleBlock;
 #pragma omp parallel
   {
-    std::vector<double> drift(kTileSamples * kTilePlacements * kSensors * 3, 0.0);
+    std::vector<double> drift(kSampleBlock * kSensors * 3, 0.0), z(kMaxLanes * 4);
+    SlotDraws draws;
     DeviceProblem q = pb;
     q.drift = drift.data();
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t pa = 0; pa < P; pa += kTilePlacements) {
-      const int64_t pe = pa + kTilePlacements < P ? pa + kTilePlacements : P;
+    for (int64_t pa = 0; pa < P; pa += kSampleBlock) {
+      const int64_t pe = pa + kSampleBlock < P ? pa + kSampleBlock : P;
       q.drift_p0 = pa;
-      for (int64_t ka = 0; ka < pb.N; ka += tile) {
-        const int64_t kb = ka + tile < pb.N ? ka + tile : pb.N;
-        for (int64_t k = ka; k < kb; ++k)
-          for (int64_t p = pa; p < pe; ++p)
-            for (int s = 0; s < pb.n_sensors; ++s) drift_step(q, p, s, k, ka);
-        for (int64_t k = ka; k < kb; ++k)
-          for (int64_t p = pa; p < pe; ++p) device_sample(q, k, p, ka);
+      for (int64_t k = 0; k < pb.N; ++k) {
+        draws.draw(q, pa, pe, k, z.data());
+        for (int64_t p = pa; p < pe; ++p) {
+          const double* zp = z.data() + (p - pa) * kSlots * 4;
+          for (int s = 0; s < pb.n_sensors; ++s)
+            drift_step(q, p, s, k, k, zp + (kMarkov * kSensors + s) * 4, zp + (kWalk * kSensors + s) * 4);
+          device_sample(q, k, p, k, zp);
+        }
       }
     }
   }

@@ -35,13 +35,26 @@ __global__ void mag_local_kernel(DeviceProblem pb, double* out) {
 __global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
   const int64_t n = pb.P * pb.n_sensors;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    for (int64_t k = k0; k < k1; ++k) drift_step(pb, i / pb.n_sensors, (int)(i % pb.n_sensors), k, k0);
+    for (int64_t k = k0; k < k1; ++k) {
+      const int64_t p = i / pb.n_sensors;
+      const int s = (int)(i % pb.n_sensors);
+      double zm[4], zw[4];
+      slot_normals(pb, p, k, kMarkov * kSensors + s, zm);
+      slot_normals(pb, p, k, kWalk * kSensors + s, zw);
+      drift_step(pb, p, s, k, k0, zm, zw);
+    }
 }
 
 __global__ void sample_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
   const int64_t n = (k1 - k0) * pb.P;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    device_sample(pb, k0 + i / pb.P, i % pb.P, k0);
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t k = k0 + i / pb.P, p = i % pb.P;
+    double z[kSlots * 4];  // only the white and jitter slots are read
+    for (int s = 0; s < pb.n_sensors; ++s)
+      slot_normals(pb, p, k, kWhite * kSensors + s, z + (kWhite * kSensors + s) * 4);
+    slot_normals(pb, p, k, kJitterSlot, z + kJitterSlot * 4);
+    device_sample(pb, k, p, k0, z);
+  }
 }
 
 // Stream-ordered scratch, released on every exit path.

@@ -101,19 +101,30 @@ AM_HD void det_sincos_turn(uint32_t x, double& s, double& c) {
 enum : uint32_t { kWhite = 0, kMarkov = 1, kWalk = 2 };
 constexpr uint32_t kJitterStream = 15;
 
+// Two standard normals from two words by Box-Muller: uniform (a + 0.5) / 2^32 for the radius,
+// b as the angle's turn fraction, so |z| < 6.67.
+AM_HD void box_muller(uint32_t a, uint32_t b, double& z0, double& z1) {
+  const double u = ((double)a + 0.5) * (1.0 / 4294967296.0);
+  const double r = sqrt(-2.0 * det_log(u));
+  double s, c;
+  det_sincos_turn(b, s, c);
+  z0 = r * c;
+  z1 = r * s;
+}
+
+// The Philox block of (seed, placement id, sample, stream).
+AM_HD U4 philox_block(uint64_t seed, uint32_t placement, int64_t k, uint32_t stream) {
+  return philox4x32_10(U4{{(uint32_t)((uint64_t)k), (uint32_t)((uint64_t)k >> 32), placement, stream}},
+                       (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
 // Four standard normals keyed by (seed, placement id, sample, stream): Box-Muller on the two
-// word pairs of one Philox block. Uniforms are (n + 0.5) / 2^32, so |z| < 6.67.
+// word pairs of one Philox block. The CPU driver draws many at once (gauss4_batch in
+// device_cpu.cpp) with the same two functions, so the bytes are the same.
 AM_HD void gauss4(uint64_t seed, uint32_t placement, int64_t k, uint32_t stream, double* z) {
-  const U4 b = philox4x32_10(U4{{(uint32_t)((uint64_t)k), (uint32_t)((uint64_t)k >> 32), placement, stream}},
-                             (uint32_t)seed, (uint32_t)(seed >> 32));
-  for (int i = 0; i < 2; ++i) {
-    const double u = ((double)b.v[2 * i] + 0.5) * (1.0 / 4294967296.0);
-    const double r = sqrt(-2.0 * det_log(u));
-    double s, c;
-    det_sincos_turn(b.v[2 * i + 1], s, c);
-    z[2 * i] = r * c;
-    z[2 * i + 1] = r * s;
-  }
+  const U4 b = philox_block(seed, placement, k, stream);
+  box_muller(b.v[0], b.v[1], z[0], z[1]);
+  box_muller(b.v[2], b.v[3], z[2], z[3]);
 }
 
 // ---- the problem ----------------------------------------------------------------------------
@@ -173,7 +184,8 @@ struct DeviceProblem {
   // CPU keeps a small buffer per block of placements; the GPU one for all of them.
   int64_t drift_p0 = 0, drift_stride = 0;
 
-  // Outputs: (N, P, 3) float32 each (mag only with n_sensors 3), timestamps (N, P) int64 ns.
+  // Outputs: (N, P, 3) float32 each (mag only with n_sensors 3), timestamps (N, P) int64 ns or
+  // null (not wanted).
   float* out_accel = nullptr;
   float* out_gyro = nullptr;
   float* out_mag = nullptr;
@@ -270,19 +282,46 @@ AM_HD double* drift_at(const DeviceProblem& pb, int64_t p, int s, int64_t k, int
   return pb.drift + (((k - k0) * rows + (p - pb.drift_p0)) * kSensors + s) * 3;
 }
 
+// ---- random streams of one (placement, sample) ---------------------------------------------
+// Slot kind * kSensors + s holds the 4 normals of stream s * 4 + kind (white, Markov, walk) of
+// sensor s; kJitterSlot those of the timestamp jitter. A stream is drawn only where its
+// coefficients are non-zero (the walk from sample 1 on, the jitter only with timestamps); an
+// undrawn slot reads as zeros. The drivers draw (slot_normals, or the CPU's batches), then step.
+constexpr int kSlots = 3 * kSensors + 1, kJitterSlot = 3 * kSensors;
+
+AM_HD bool any3(const double* v) { return v[0] != 0.0 || v[1] != 0.0 || v[2] != 0.0; }
+
+// The stream of a slot at (p, k), or -1 where it is not drawn.
+AM_HD int slot_stream(const DeviceProblem& pb, int64_t p, int64_t k, int slot) {
+  if (slot == kJitterSlot) return pb.timestamps && pb.jitter_ns[p] != 0.0 ? (int)kJitterStream : -1;
+  const int kind = slot / kSensors, s = slot % kSensors;
+  if (s >= pb.n_sensors) return -1;
+  const int64_t j = (p * kSensors + s) * 3;
+  const bool used = kind == kWhite ? any3(pb.white + j) : (kind == kMarkov ? any3(pb.markov_q + j) : k > 0 && any3(pb.walk_q + j));
+  return used ? s * 4 + kind : -1;
+}
+
+// The 4 normals of a slot at (p, k), or zeros.
+AM_HD void slot_normals(const DeviceProblem& pb, int64_t p, int64_t k, int slot, double* z) {
+  const int stream = slot_stream(pb, p, k, slot);
+  if (stream < 0) {
+    z[0] = z[1] = z[2] = z[3] = 0.0;
+  } else {
+    gauss4(pb.seed, pb.rng_id[p], k, (uint32_t)stream, z);
+  }
+}
+
 // ---- stage 2: bias drift (Gauss-Markov + random walk), sequential in samples ---------------
 // One (placement, sensor) at device sample k, written to the drift chunk starting at k0; the
 // state is carried in pb.bias_state, so the drift does not depend on how samples are chunked
 // or in which order the drivers visit (placement, sensor) pairs.
-AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int64_t k0) {
+// zm, zw: the normals of its Markov and walk slots.
+AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int64_t k0, const double* zm,
+                      const double* zw) {
   const int64_t ps = p * kSensors + s;
   double* st = pb.bias_state + ps * 6;
   const double* q = pb.markov_q + ps * 3;
   const double* w = pb.walk_q + ps * 3;
-  const uint32_t id = pb.rng_id[p];
-  double zm[4] = {0, 0, 0, 0}, zw[4] = {0, 0, 0, 0};
-  if (q[0] != 0.0 || q[1] != 0.0 || q[2] != 0.0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kMarkov, zm);
-  if ((w[0] != 0.0 || w[1] != 0.0 || w[2] != 0.0) && k > 0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWalk, zw);
   double* d = drift_at(pb, p, s, k, k0);
   const double phi = pb.markov_phi[ps];
   const double* s0 = pb.markov_s0 + ps * 3;
@@ -307,8 +346,9 @@ AM_HD double adc(double y, const double* c) {
 
 // ---- stage 3: one device sample k of placement p --------------------------------------------
 // Resample (windowed-sinc kernel, renormalised), mount rotation, then per sensor
-// y = S x + b + drift + n, clip and quantise. `d0` = first sample of the drift chunk.
-AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0) {
+// y = S x + b + drift + n, clip and quantise. `d0` = first sample of the drift chunk; z: the
+// normals of (p, k) by slot (white and jitter slots read). No timestamps when pb.timestamps is null.
+AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z) {
   const int64_t P = pb.P;
   const bool mag = pb.n_sensors == 3;
   auto field = [&](int64_t t) {
@@ -355,26 +395,23 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     const double* h = pb.hard_iron + p * 3;
     x[2] = mul(load9(pb.soft_iron + p * 9), x[2]) + V3{h[0], h[1], h[2]};
   }
-  const uint32_t id = pb.rng_id[p];
   float* outs[kSensors] = {pb.out_accel, pb.out_gyro, pb.out_mag};
   for (int s = 0; s < pb.n_sensors; ++s) {
     const int64_t ps = p * kSensors + s;
     const V3 y = mul(load9(pb.sens + ps * 9), x[s]);
     const double yv[3] = {y.x, y.y, y.z};
     const double* wn = pb.white + ps * 3;
-    double z[4] = {0, 0, 0, 0};
-    if (wn[0] != 0.0 || wn[1] != 0.0 || wn[2] != 0.0) gauss4(pb.seed, id, k, (uint32_t)s * 4 + kWhite, z);
+    const double* zn = z + (kWhite * kSensors + s) * 4;
     const double* d = drift_at(pb, p, s, k, d0);
     float* o = outs[s] + (k * P + p) * 3;
     for (int a = 0; a < 3; ++a) {
-      const double v = yv[a] + pb.bias[ps * 3 + a] + d[a] + wn[a] * z[a];
+      const double v = yv[a] + pb.bias[ps * 3 + a] + d[a] + wn[a] * zn[a];
       o[a] = (float)adc(v, pb.clip + ps * 3);
     }
   }
-  double zj[4] = {0, 0, 0, 0};
-  if (pb.jitter_ns[p] != 0.0) gauss4(pb.seed, id, k, kJitterStream, zj);
-  pb.timestamps[k * P + p] =
-      (int64_t)rint((double)k * (1e9 / pb.odr) + pb.time_offset_ns[p] + pb.jitter_ns[p] * zj[0]);
+  if (pb.timestamps)
+    pb.timestamps[k * P + p] = (int64_t)rint((double)k * (1e9 / pb.odr) + pb.time_offset_ns[p] +
+                                             pb.jitter_ns[p] * z[kJitterSlot * 4]);
 }
 
 }  // namespace anymo

@@ -258,15 +258,19 @@ def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
         for i in np.flatnonzero(win[:, 0] == s):
             w = w0 + int(i)
             start = int(win[i, 1])
-            idx = np.clip(np.arange(start, start + N + pad) - a, 0, len(A) - 1)  # past the end: the last frame
-            if backend == "cuda":
-                import torch
+            i0 = start - a
+            if i0 + N + pad <= len(A):  # a view: no copy of the frames
+                idx = slice(i0, i0 + N + pad)
+            else:  # past the end of the sequence: the last frame
+                idx = np.minimum(np.arange(i0, i0 + N + pad), len(A) - 1)
+                if backend == "cuda":
+                    import torch
 
-                idx = torch.from_numpy(idx).to(res.accel.device)
+                    idx = torch.from_numpy(idx).to(res.accel.device)
             seed = window_seed(cfg.seed, w)
             device, which = mix(devs, P, seed=seed, odr=rate, randomized=cfg.randomize)
             rd = apply_device(res.accel[idx], res.gyro[idx], rate, device, seed=seed,
-                              rotations=res.rotations[idx] if need_rot else None, backend=backend)
+                              rotations=res.rotations[idx] if need_rot else None, backend=backend, timestamps=False)
             acc, gyr = (rd.accel[:N], rd.gyro[:N])
             if backend == "cuda":
                 import torch

@@ -46,7 +46,8 @@ MARKOV_PEAK = _markov_peak()
 class DeviceReadings:
     """Device output at N samples and P placements.
 
-    timestamps: (N, P) int64 ns in the device's clock (clock error, offset, jitter applied).
+    timestamps: (N, P) int64 ns in the device's clock (clock error, offset, jitter applied);
+        None from apply_device(..., timestamps=False).
     accel, gyro, mag: (N, P, 3) float32 in the device frame, SI (m/s², rad/s, T); mag None
     without a magnetometer. units: the unit of each; convention: 'rep145' (+g up at rest).
     """
@@ -240,7 +241,7 @@ def _inputs(accel, gyro, rotations, on_cuda: bool):
 
 
 def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_ids=None,
-                 gravity=engine.GRAVITY, backend="auto", chunk_samples=None) -> DeviceReadings:
+                 gravity=engine.GRAVITY, backend="auto", chunk_samples=None, timestamps=True) -> DeviceReadings:
     """Pass ideal readings through a device model.
 
     accel, gyro: (T, P, 3) ideal specific force (m/s²) and body rate (rad/s) in each
@@ -250,7 +251,8 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
     rotations: (T, P, 3, 3) world-from-placement frames (ImuResult.rotations); needed for the
         magnetometer and the loose strap. seed: integer in [0, 2^64); placement_ids: (P,)
         integers keying each placement's random streams (default 0..P-1), so shards of a
-        dataset can draw independent placements.
+        dataset can draw independent placements. timestamps=False: readings only (timestamps
+        None), and the jitter's random numbers are not drawn; the readings are the same.
     Returns DeviceReadings: (N, P) int64 ns timestamps and (N, P, 3) float32 readings at the
     device's rate, of the caller's array kind.
     """
@@ -262,7 +264,7 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
 
         moved = [None if x is None else torch.as_tensor(to_numpy(x)).cuda() for x in (accel, gyro, rotations)]
         res = apply_device(moved[0], moved[1], fps, device, seed=seed, rotations=moved[2], placement_ids=placement_ids,
-                           gravity=gravity, backend="cuda", chunk_samples=chunk_samples)
+                           gravity=gravity, backend="cuda", chunk_samples=chunk_samples, timestamps=timestamps)
         conv = (lambda x: None if x is None else (x.cpu() if is_torch(accel) else x.cpu().numpy()))
         return DeviceReadings(conv(res.timestamps), conv(res.accel), conv(res.gyro), conv(res.mag), res.odr)
     fps = require_fps(fps)
@@ -291,6 +293,8 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
     if backend == "reference":
         out = reference.apply_device_reference(A.astype(np.float64), W.astype(np.float64),
                                                None if R is None else R.astype(np.float64), tables, **kw)
+        if not timestamps:
+            out["timestamps"] = None
         return _wrap(out, accel, tables)
 
     run = engine._Run(backend, A)
@@ -312,10 +316,12 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
 
         dev = A.device
         out = {k: torch.empty((N, P, 3), dtype=torch.float32, device=dev) for k in _SENSORS[:n_sensors]}
-        out["timestamps"] = torch.empty((N, P), dtype=torch.int64, device=dev)
+        if timestamps:
+            out["timestamps"] = torch.empty((N, P), dtype=torch.int64, device=dev)
     else:
         out = {k: np.empty((N, P, 3), dtype=np.float32) for k in _SENSORS[:n_sensors]}
-        out["timestamps"] = np.empty((N, P), dtype=np.int64)
+        if timestamps:
+            out["timestamps"] = np.empty((N, P), dtype=np.int64)
     for k, v in out.items():
         problem[k if k == "timestamps" else "out_" + k] = run.ptr(v)
     if backend == "cuda":
@@ -332,5 +338,5 @@ def _wrap(out: dict, template, tables) -> DeviceReadings:
     if is_torch(template) and not is_torch(out["accel"]):
         import torch
 
-        out = {k: torch.from_numpy(np.asarray(v)) for k, v in out.items()}
-    return DeviceReadings(out["timestamps"], out["accel"], out["gyro"], out.get("mag"), tables["odr"])
+        out = {k: torch.from_numpy(np.asarray(v)) for k, v in out.items() if v is not None}
+    return DeviceReadings(out.get("timestamps"), out["accel"], out["gyro"], out.get("mag"), tables["odr"])
