@@ -40,16 +40,22 @@ int64_t run_cpu(ImuProblem pb) {
     pos.resize(ns * P * 3);
     rot.resize(ns * P * 9);
     if (pb.skinned) {
+      // Frame by frame per thread: a frame's skinned items are still in the thread's cache
+      // when its placements read them (their 1-rings are scattered over the items).
       skin.resize(ns * pb.n_items * 3);
-      const int64_t n = ns * pb.n_items;
-      double* out = skin.data();
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        const V3 x = skin_item(pb, c.s0 + i / pb.n_items, i % pb.n_items);
-        out[i * 3] = x.x; out[i * 3 + 1] = x.y; out[i * 3 + 2] = x.z;
+      const ScratchPositions X{skin.data(), pb.n_items, c.s0};
+#pragma omp parallel for schedule(static) reduction(+ : degenerate)
+      for (int64_t t = c.s0; t < c.s1; ++t) {
+        double* out = skin.data() + (t - c.s0) * pb.n_items * 3;
+        for (int64_t u = 0; u < pb.n_items; ++u) {
+          const V3 x = skin_item(pb, t, u);
+          out[u * 3] = x.x; out[u * 3 + 1] = x.y; out[u * 3 + 2] = x.z;
+        }
+        const int64_t i0 = (t - c.s0) * P;
+        int64_t d = 0;
+        for (int64_t p = 0; p < P; ++p) d += pose_placement(pb, X, t, p, pos.data() + (i0 + p) * 3, rot.data() + (i0 + p) * 9);
+        if (t >= c.c0 && t < c.c1) degenerate += d;  // halo frames are counted by their own chunk
       }
-      degenerate += pose_stage(pb, c, ScratchPositions{skin.data(), pb.n_items, c.s0},
-                               pos.data(), rot.data());
     } else if (pb.vertices_f64) {
       degenerate += pose_stage(pb, c, MeshPositions<double>{(const double*)pb.vertices, pb.V},
                                pos.data(), rot.data());
@@ -60,14 +66,13 @@ int64_t run_cpu(ImuProblem pb) {
     const double* ps = pos.data();
     const double* rs = rot.data();
     if (H == 0) {
-      const int64_t n = (c.c1 - c.c0) * P;
 #pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t t = c.c0 + i / P, p = i % P;
-        V3 f, w;
-        imu_sample(pb, ps, rs, c.s0, t, p, f, w);
-        store_sample(pb, ps, rs, c.s0, t, p, f, w);
-      }
+      for (int64_t t = c.c0; t < c.c1; ++t)
+        for (int64_t p = 0; p < P; ++p) {
+          V3 f, w;
+          imu_sample(pb, ps, rs, c.s0, t, p, f, w);
+          store_sample(pb, ps, rs, c.s0, t, p, f, w);
+        }
     } else {
       raw.resize((c.r1 - c.r0) * P * 6);
       double* r = raw.data();

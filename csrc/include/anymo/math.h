@@ -55,6 +55,18 @@ AM_HD M3 mul_tn(const M3& A, const M3& B) {
 AM_HD V3 so3_log(const M3& R) {
   const double* m = R.m;
   const double tr = m[0] + m[4] + m[8];
+  if (tr >= m[0] && tr >= m[4] && tr >= m[8]) {
+    // Small angles (the per-frame rotations), the first branch below without its roots: with
+    // d = (m7 - m5, m2 - m6, m3 - m1) and 1 + tr = 4 w^2, v / w = d / (1 + tr) and
+    // z = |v| / w = tan(angle / 2), so log = (2 atan(z) / z) d / (1 + tr), the atan series in z^2.
+    const double h = 1.0 / (1.0 + tr);
+    const V3 d = {m[7] - m[5], m[2] - m[6], m[3] - m[1]};
+    const double z2 = dot(d, d) * h * h;
+    if (z2 < 0.01) {  // |z| < 0.1: the first omitted term is below 1e-13 relative
+      const double k = 2.0 * h * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
+      return k * d;
+    }
+  }
   double w, x, y, z;
   if (tr >= m[0] && tr >= m[4] && tr >= m[8]) {
     const double s = 2.0 * sqrt(fmax(1.0 + tr, 0.0));
@@ -85,15 +97,7 @@ AM_HD V3 so3_log(const M3& R) {
     w = -w; x = -x; y = -y; z = -z;
   }
   const double n = sqrt(x * x + y * y + z * z);
-  double k;
-  if (n < 0.1 * w) {
-    // angle / sin(angle/2) via the atan series of z = n/w (|z| < 0.1: the first omitted term
-    // is below 1e-13 relative); per-frame rotations are small, and this skips atan2.
-    const double z1 = n / w, z2 = z1 * z1;
-    k = (2.0 / w) * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
-  } else {
-    k = 2.0 * atan2(n, w) / n;
-  }
+  const double k = n > 0.0 ? 2.0 * atan2(n, w) / n : 2.0 / w;
   return {k * x, k * y, k * z};
 }
 
@@ -116,7 +120,7 @@ AM_HD int surface_frame(V3 n_sum, double n_scale, V3 ref, double cos_yaw, double
   }
   V3 t = ref - dot(ref, n) * n;
   double tn = norm(t);
-  if (!(tn > kDegenerateRtol * norm(ref))) {
+  if (!(tn * tn > kDegenerateRtol * kDegenerateRtol * dot(ref, ref))) {  // tn > rtol |ref|, no root
     // the world axis least aligned with n gives a well-defined perpendicular
     const double ax = fabs(n.x), ay = fabs(n.y), az = fabs(n.z);
     V3 e = (ax <= ay && ax <= az) ? V3{1, 0, 0} : (ay <= az ? V3{0, 1, 0} : V3{0, 0, 1});

@@ -120,6 +120,15 @@ struct ScratchPositions {
   }
 };
 
+// Cross product of the edges of face m of the anchors' CSR list at frame t (twice its area
+// vector).
+template <class Positions>
+AM_HD V3 face_cross(const ImuProblem& pb, const Positions& X, int64_t t, int32_t m) {
+  const int32_t* f = pb.adj_faces + (int64_t)m * 3;
+  const V3 x0 = X(t, f[0]);
+  return cross(X(t, f[1]) - x0, X(t, f[2]) - x0);
+}
+
 // ---- stage 1: sensor position and world-from-sensor rotation of placement p at frame t ----
 // Returns 1 if a degenerate fallback was used.
 template <class Positions>
@@ -134,16 +143,23 @@ AM_HD int pose_placement(const ImuProblem& pb, const Positions& X, int64_t t, in
     const double b = pb.bary[p * 3 + i];
     const V3 xa = X(t, pb.anchor_vertex[a]);
     V3 na = {0, 0, 0};
-    double scale = 0.0;
-    for (int32_t m = pb.adj_offsets[a]; m < pb.adj_offsets[a + 1]; ++m) {
-      const int32_t* f = pb.adj_faces + (int64_t)m * 3;
-      const V3 x0 = X(t, f[0]);
-      const V3 c = cross(X(t, f[1]) - x0, X(t, f[2]) - x0);
+    double squares = 0.0;
+    const int32_t m0 = pb.adj_offsets[a], m1 = pb.adj_offsets[a + 1];
+    for (int32_t m = m0; m < m1; ++m) {
+      const V3 c = face_cross(pb, X, t, m);
       na = na + c;
-      scale += norm(c);
+      squares += dot(c, c);
     }
     const double nn = norm(na);
-    if (nn > kDegenerateRtol * scale) {
+    // Degenerate when nn <= rtol * (sum of |c|). That sum is at most sqrt(count * squares)
+    // (Cauchy-Schwarz), so the terms' roots are taken only when nn is near that bound.
+    bool regular = nn * nn > 1.000001 * kDegenerateRtol * kDegenerateRtol * (double)(m1 - m0) * squares;
+    if (!regular) {
+      double scale = 0.0;
+      for (int32_t m = m0; m < m1; ++m) scale += norm(face_cross(pb, X, t, m));
+      regular = nn > kDegenerateRtol * scale;
+    }
+    if (regular) {
       n_sum = n_sum + (b / nn) * na;
     } else {  // every face around the anchor collapsed: fall back to +z
       n_sum = n_sum + V3{0.0, 0.0, b};
