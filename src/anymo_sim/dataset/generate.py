@@ -273,12 +273,11 @@ def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
                               rotations=res.rotations[idx] if need_rot else None, backend=backend, timestamps=False)
             acc, gyr = (rd.accel[:N], rd.gyro[:N])
             if backend == "cuda":
-                import torch
-
-                x = torch.cat([acc, gyr], dim=-1).transpose(0, 1).cpu().numpy()
-            else:
-                x = np.concatenate([acc, gyr], axis=-1).transpose(1, 0, 2)
-            out["imu"][i] = x
+                acc, gyr = acc.cpu().numpy(), gyr.cpu().numpy()
+            # cast while contiguous (numpy's fast path), then transpose into (P, N, 6): same bytes
+            dst = out["imu"][i].transpose(1, 0, 2)
+            dst[..., :3] = acc.astype(out["imu"].dtype, copy=False)
+            dst[..., 3:] = gyr.astype(out["imu"].dtype, copy=False)
             out["sequence"][i] = s
             out["start_s"][i] = start / rate
             out["seed"][i] = seed
