@@ -31,7 +31,7 @@ int64_t run_cpu(ImuProblem pb) {
   pb.half_width = H;
   if (pb.chunk < 1) pb.chunk = 1;
 
-  std::vector<double> skin, pos, rot, raw;
+  std::vector<double> pos, rot, raw;
   int64_t degenerate = 0;
   const int64_t P = pb.P;
   for (int64_t c0 = 0; c0 < pb.T; c0 += pb.chunk) {
@@ -40,21 +40,24 @@ int64_t run_cpu(ImuProblem pb) {
     pos.resize(ns * P * 3);
     rot.resize(ns * P * 9);
     if (pb.skinned) {
-      // Frame by frame per thread: a frame's skinned items are still in the thread's cache
-      // when its placements read them (their 1-rings are scattered over the items).
-      skin.resize(ns * pb.n_items * 3);
-      const ScratchPositions X{skin.data(), pb.n_items, c.s0};
-#pragma omp parallel for schedule(static) reduction(+ : degenerate)
-      for (int64_t t = c.s0; t < c.s1; ++t) {
-        double* out = skin.data() + (t - c.s0) * pb.n_items * 3;
-        for (int64_t u = 0; u < pb.n_items; ++u) {
-          const V3 x = skin_item(pb, t, u);
-          out[u * 3] = x.x; out[u * 3 + 1] = x.y; out[u * 3 + 2] = x.z;
+      // Frame by frame per thread, in a one-frame scratch of the thread's: a frame's skinned
+      // items are still in cache when its placements read them (their 1-rings are scattered
+      // over the items), and never go out to memory.
+#pragma omp parallel reduction(+ : degenerate)
+      {
+        std::vector<double> frame(pb.n_items * 3);
+#pragma omp for schedule(static)
+        for (int64_t t = c.s0; t < c.s1; ++t) {
+          for (int64_t u = 0; u < pb.n_items; ++u) {
+            const V3 x = skin_item(pb, t, u);
+            frame[u * 3] = x.x; frame[u * 3 + 1] = x.y; frame[u * 3 + 2] = x.z;
+          }
+          const ScratchPositions X{frame.data(), pb.n_items, t};
+          const int64_t i0 = (t - c.s0) * P;
+          int64_t d = 0;
+          for (int64_t p = 0; p < P; ++p) d += pose_placement(pb, X, t, p, pos.data() + (i0 + p) * 3, rot.data() + (i0 + p) * 9);
+          if (t >= c.c0 && t < c.c1) degenerate += d;  // halo frames are counted by their own chunk
         }
-        const int64_t i0 = (t - c.s0) * P;
-        int64_t d = 0;
-        for (int64_t p = 0; p < P; ++p) d += pose_placement(pb, X, t, p, pos.data() + (i0 + p) * 3, rot.data() + (i0 + p) * 9);
-        if (t >= c.c0 && t < c.c1) degenerate += d;  // halo frames are counted by their own chunk
       }
     } else if (pb.vertices_f64) {
       degenerate += pose_stage(pb, c, MeshPositions<double>{(const double*)pb.vertices, pb.V},
