@@ -296,17 +296,22 @@ class Progress:
     total_jobs: int
 
 
-_WORKER_PLAN: Plan | None = None
+_WORKER: dict = {}
 
 
-def _worker_init(p: Plan, backend: str):
-    global _WORKER_PLAN
-    _WORKER_PLAN = p
-    globals()["_WORKER_BACKEND"] = backend
+def _worker_init(p: Plan, backend: str, store: tuple | None):
+    """Per worker process: the plan, the backend and, for Zarr, a writer of its own on the store
+    (jobs are shards, so workers write them side by side; HDF5 has one writer, the parent)."""
+    _WORKER.update(plan=p, backend=backend, writer=ZarrWriter(*store) if store else None)
 
 
-def _worker_job(job: int) -> tuple[int, dict]:
-    return job, run_job(_WORKER_PLAN, job, globals().get("_WORKER_BACKEND", "auto"))
+def _worker_job(job: int) -> tuple[int, int, dict | None]:
+    """(job, windows, data): data is None when the worker wrote the job itself."""
+    data = run_job(_WORKER["plan"], job, _WORKER["backend"])
+    if _WORKER["writer"] is None:
+        return job, len(data["sequence"]), data
+    _WORKER["writer"].write_job(job, data)
+    return job, len(data["sequence"]), None
 
 
 def my_jobs(n_jobs: int, num_shards: int = 1, shard_index: int = 0) -> list[int]:
@@ -315,8 +320,9 @@ def my_jobs(n_jobs: int, num_shards: int = 1, shard_index: int = 0) -> list[int]
     return [j for j in range(n_jobs) if j % num_shards == shard_index]
 
 
-def writer_for(p: Plan, out, fmt: str):
-    attrs, static = provenance(p), static_tables(p)
+def writer_for(p: Plan, out, fmt: str, attrs: dict | None = None, static: dict | None = None):
+    attrs = provenance(p) if attrs is None else attrs
+    static = static_tables(p) if static is None else static
     if fmt == "zarr":
         return ZarrWriter(out, p.layout, attrs, static)
     if fmt == "hdf5":
@@ -330,33 +336,32 @@ def generate(p: Plan, out, *, fmt: str = "zarr", workers: int = 1, num_shards: i
     if workers < 1:
         raise GenerateError(f"--workers: expected a positive integer, got {workers}")
     jobs = my_jobs(p.n_jobs, num_shards, shard_index)
+    attrs, static = provenance(p), static_tables(p)
     try:
-        writer = writer_for(p, out, fmt)
+        writer = writer_for(p, out, fmt, attrs, static)
     except (FileExistsError, ValueError) as exc:
         raise GenerateError(str(exc)) from None
     done = writer.done_jobs()
     todo = [j for j in jobs if j not in done]
     count = {"jobs": 0, "windows": 0}
 
-    def write(job, data):
-        try:
-            writer.write_job(job, data)
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise GenerateError(f"{out}: disk full while writing job {job}; the {count['jobs']} jobs written "
-                                    "before it are complete; free space and run the same command again to resume") from None
-            raise GenerateError(f"{out}: could not write job {job}: {exc}") from None
+    def written(job, n):
         count["jobs"] += 1
-        n = len(data["sequence"])
         count["windows"] += n
         if on_progress:
             on_progress(Progress(job, n, n * p.layout.P * p.layout.N, len(done) + count["jobs"], len(jobs)))
+
+    def write(job, data):
+        with _write_errors(out, job, count):
+            writer.write_job(job, data)
+        written(job, len(data["sequence"]))
 
     try:
         if workers == 1:
             _run_inline(p, todo, backend, write)
         else:
-            _run_pool(p, todo, backend, workers, write)
+            store = (out, p.layout, attrs, static) if fmt == "zarr" else None
+            _run_pool(p, todo, backend, workers, store, write, written, out, count)
     except BaseException:
         if fmt == "hdf5":
             writer.abort()
@@ -364,6 +369,24 @@ def generate(p: Plan, out, *, fmt: str = "zarr", workers: int = 1, num_shards: i
     writer.close()
     return {"jobs_written": count["jobs"], "windows_written": count["windows"], "jobs_skipped": len(jobs) - len(todo),
             "jobs_in_shard": len(jobs), "n_jobs": p.n_jobs}
+
+
+class _write_errors:
+    """OSErrors while writing job `job` (here or in a worker) as GenerateErrors a user can act on."""
+
+    def __init__(self, out, job, count):
+        self.out, self.job, self.count = out, job, count
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if not isinstance(exc, OSError):
+            return False
+        if exc.errno == errno.ENOSPC:
+            raise GenerateError(f"{self.out}: disk full while writing job {self.job}; the {self.count['jobs']} jobs "
+                                "written before it are complete; free space and run the same command again to resume") from None
+        raise GenerateError(f"{self.out}: could not write job {self.job}: {exc}") from None
 
 
 def _run_inline(p: Plan, todo, backend, write):
@@ -393,7 +416,9 @@ def _run_inline(p: Plan, todo, backend, write):
         raise failed[0]
 
 
-def _run_pool(p: Plan, todo, backend, workers, write):
+def _run_pool(p: Plan, todo, backend, workers, store, write, written, out, count):
+    """Jobs in worker processes. Zarr: each worker writes its jobs itself (no 100 MB job
+    crossing a pipe); HDF5: the parent writes what the workers return."""
     import multiprocessing as mp
 
     # each worker's OpenMP gets its share of the cores (read when the extension loads)
@@ -402,11 +427,16 @@ def _run_pool(p: Plan, todo, backend, workers, write):
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                 initargs=(p, backend)) as ex:
-            futures = [ex.submit(_worker_job, j) for j in todo]
+                                 initargs=(p, backend, store)) as ex:
+            futures = {ex.submit(_worker_job, j): j for j in todo}
             try:
                 for f in as_completed(futures):
-                    write(*f.result())
+                    with _write_errors(out, futures[f], count):
+                        job, n, data = f.result()
+                    if data is None:
+                        written(job, n)
+                    else:
+                        write(job, data)
             except BaseException:
                 for f in futures:
                     f.cancel()
