@@ -299,6 +299,24 @@ def test_strap_impulse_response_has_the_configured_frequency_and_damping(f_n, ze
     assert abs(f_est / f_n - 1) < 0.01 and abs(zeta_est / zeta - 1) < 0.03, (f_est, zeta_est)
 
 
+@pytest.mark.parametrize("fps", [60.0, 240.0, 1000.0])
+def test_strap_discretisation_matches_scipy_expm(fps):
+    """The strap's Van Loan exponential (model.expm_stack, einsum) against scipy's, over the
+    frequencies and dampings the model accepts (up to fps / 4)."""
+    from scipy.linalg import expm
+
+    rng = np.random.default_rng(int(fps))
+    f, zeta = rng.uniform(0.2, fps / 4, 500), rng.uniform(0.02, 3.0, 500)
+    w, h = 2 * np.pi * f, 1.0 / fps
+    M = np.zeros((500, 4, 4))
+    M[:, 0, 1], M[:, 1, 0], M[:, 1, 1], M[:, 1, 2], M[:, 2, 3] = 1.0, -w ** 2, -2 * zeta * w, 1.0, 1.0 / h
+    want = expm(M * h)
+    scale = np.abs(want).max(axis=(1, 2), keepdims=True)  # errors relative to each matrix's largest entry
+    assert (np.abs(model.expm_stack(M * h) - want) / scale).max() < 1e-11
+    coef = model.strap_coefficients(f, zeta, fps)
+    assert (np.abs(coef[:, :4] - want[:, :2, :2].reshape(-1, 4)) / scale[:, 0]).max() < 1e-11
+
+
 def test_strap_passes_steady_acceleration_and_rotation_of_gravity():
     """The strap filters motion, not gravity: a tumbling device at rest still reads +g up."""
     T, fps = 1000, 200.0
