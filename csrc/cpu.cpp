@@ -31,9 +31,7 @@ int64_t run_cpu(ImuProblem pb) {
   pb.half_width = H;
   if (pb.chunk < 1) pb.chunk = 1;
 
-  // Scratch kept per calling thread between calls: fresh multi-MB buffers would be zeroed
-  // page by page by the kernel on every call (~10 % of a call on 2 cores). The references
-  // are what the OpenMP workers share.
+  // chunk scratch kept between calls (drivers.h)
   thread_local std::vector<double> kept_pos, kept_rot, kept_raw;
   std::vector<double>& pos = kept_pos;
   std::vector<double>& rot = kept_rot;
@@ -103,6 +101,7 @@ int64_t run_cpu(ImuProblem pb) {
       }
     }
   }
+  for (auto* v : {&pos, &rot, &raw}) release_if_large(*v);
   return degenerate;
 }
 

@@ -76,7 +76,10 @@ struct SlotDraws {
 
 void run_device_cpu(DeviceProblem pb) {
   const int64_t P = pb.P;
-  std::vector<double> strap_force;
+  // per-frame scratch kept between calls (drivers.h)
+  thread_local std::vector<double> kept_strap, kept_mag;
+  std::vector<double>& strap_force = kept_strap;
+  std::vector<double>& mag_local = kept_mag;
   if (pb.strap) {
     strap_force.resize(pb.T * P * 3);
     std::vector<double> st(P * 9, 0.0);
@@ -93,7 +96,6 @@ void run_device_cpu(DeviceProblem pb) {
     for (int64_t j = 0; j < pb.T * P; ++j) strap_output(pb, j, out);
     pb.strap_force = out;
   }
-  std::vector<double> mag_local;
   if (pb.n_sensors == 3) {
     mag_local.resize(pb.T * P * 3);
 #pragma omp parallel for schedule(static)
@@ -127,6 +129,8 @@ void run_device_cpu(DeviceProblem pb) {
       }
     }
   }
+  release_if_large(strap_force);
+  release_if_large(mag_local);
 }
 
 }  // namespace anymo

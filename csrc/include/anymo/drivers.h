@@ -3,11 +3,21 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "anymo/device.h"
 #include "anymo/problem.h"
 
 namespace anymo {
+
+// Scratch the CPU drivers keep per calling thread between calls (thread_local vectors): fresh
+// multi-MB buffers are zeroed page by page by the kernel on every call, ~10 % of a call on 2
+// cores. A buffer grown past kKeptScratchBytes is released after its call.
+constexpr size_t kKeptScratchBytes = size_t(64) << 20;
+
+inline void release_if_large(std::vector<double>& v) {
+  if (v.capacity() * sizeof(double) > kKeptScratchBytes) std::vector<double>().swap(v);
+}
 
 // Runs on host memory with OpenMP threads. Returns the number of degenerate frames.
 int64_t run_cpu(ImuProblem pb);
