@@ -219,6 +219,15 @@ def window_seed(seed: int, window: int) -> int:
     return int(np.random.SeedSequence([seed, window]).generate_state(1, np.uint64)[0])
 
 
+def window_devices(devices, P: int, seed: int, rate: float, randomize: bool):
+    """The devices of one window: each placement's preset drawn from `devices` (names, files or
+    DeviceParams) and, with `randomize`, its own unit around it; accelerometer and gyroscope only
+    (the store holds no magnetometer). Returns (DeviceParams with (P, ...) fields, (P,) preset
+    index). A function of its arguments and the presets alone, so a stored window's devices can
+    be rebuilt from its seed (StoredDataset.device_params)."""
+    return mix([as_params(d).replace(mag=None) for d in devices], P, seed=seed, odr=rate, randomized=randomize)
+
+
 def _texts(seq: Sequence, start: int, N: int, rate: float) -> str:
     t0 = seq.t0_ns + int(round(start / rate * 1e9))
     t1 = t0 + int(round(N / rate * 1e9))
@@ -268,7 +277,7 @@ def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
 
                     idx = torch.from_numpy(idx).to(res.accel.device)
             seed = window_seed(cfg.seed, w)
-            device, which = mix(devs, P, seed=seed, odr=rate, randomized=cfg.randomize)
+            device, which = window_devices(devs, P, seed, rate, cfg.randomize)
             rd = apply_device(res.accel[idx], res.gyro[idx], rate, device, seed=seed,
                               rotations=res.rotations[idx] if need_rot else None, backend=backend, timestamps=False)
             acc, gyr = (rd.accel[:N], rd.gyro[:N])

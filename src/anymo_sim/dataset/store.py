@@ -282,6 +282,28 @@ class StoredDataset:
     def texts(self, i: int) -> list[dict]:
         return json.loads(str(self.windows["text"][i]))
 
+    def device_params(self, i: int):
+        """The devices of window i as generate drew them, rebuilt from the window's seed and the
+        stored options: (DeviceParams with (P, ...) fields in SI units, (P,) index into
+        ds.devices), ready for apply_device. Uses the presets installed now: warns if another
+        anymo-sim version made the dataset, and raises if the rebuilt presets per placement
+        differ from the stored ones (windows.device)."""
+        from .. import __version__
+        from .generate import window_devices
+
+        if not 0 <= i < len(self):
+            raise IndexError(f"{self.path}: window {i} out of range (0..{len(self) - 1})")
+        cfg = self.attrs["config"]
+        made_by = self.attrs.get("anymo_sim_version")
+        if made_by != __version__:
+            warnings.warn(f"{self.path}: made by anymo-sim {made_by}, rebuilding its devices with {__version__}'s presets")
+        dev, which = window_devices(cfg["devices"], self.shape[1], int(self.windows["seed"][i]), float(cfg["rate"]),
+                                    bool(cfg["randomize"]))
+        if not np.array_equal(which, self.windows["device"][i]):
+            raise ValueError(f"{self.path}: window {i}: the devices rebuilt from its seed do not match the stored preset "
+                             "per placement (windows/device); were the preset files changed since?")
+        return dev, which
+
     def done_jobs(self) -> list[int]:
         """Indices of the finished generation jobs (job j holds windows j·windows_per_job onwards).
         Zarr marks each finished job; an HDF5 file is finished as a whole or not at all."""
