@@ -13,15 +13,6 @@ constexpr int64_t kBlock = 64;  // placements per block of the strap's recursion
 constexpr int64_t kSampleBlock = 16;  // placements per block of drift and samples
 constexpr int64_t kMaxLanes = kSampleBlock * kSlots;
 
-// The samples of placements [pa, pe) at sample k (z: their normals by slot), cloned like
-// gauss4_batch so the resampling taps' weights can use vector instructions.
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void block_samples(const DeviceProblem& pb, int64_t k, int64_t pa, int64_t pe, const double* z) {
-  for (int64_t p = pa; p < pe; ++p) device_sample(pb, k, p, k, z + (p - pa) * kSlots * 4);
-}
-
 // Philox blocks with their Box-Muller normals, lane i keyed by (c0, c1, c2, c3)[i]: the loop
 // of gauss4 over lanes, written so the compiler vectorises it. Cloned for AVX-512 and AVX2 and
 // picked at load time (x86-64 Linux with GCC or Clang); vector lanes round each IEEE operation
@@ -124,8 +115,8 @@ void run_device_cpu(DeviceProblem pb) {
           const double* zp = z.data() + (p - pa) * kSlots * 4;
           for (int s = 0; s < pb.n_sensors; ++s)
             drift_step(q, p, s, k, k, zp + (kMarkov * kSensors + s) * 4, zp + (kWalk * kSensors + s) * 4);
+          device_sample(q, k, p, k, zp);
         }
-        block_samples(q, k, pa, pe, z.data());
       }
     }
   }

@@ -344,27 +344,6 @@ AM_HD double adc(double y, const double* c) {
   return y < c[0] ? c[0] : (y > c[1] ? c[1] : y);
 }
 
-// Weight of motion frame n for the device sample at motion time u (frames): the tabulated
-// kernel, linearly interpolated.
-AM_HD double resample_weight(const DeviceProblem& pb, int64_t n, double u) {
-  const double pos = ((double)n - u + pb.half_width) * pb.table_per_frame;
-  int64_t i = (int64_t)pos;
-  if (i > pb.table_len - 2) i = pb.table_len - 2;
-  const double fr = pos - (double)i;
-  return pb.table[i] + fr * (pb.table[i + 1] - pb.table[i]);
-}
-
-constexpr int kTapBlock = 16;
-
-// acc += w[j] * v_j for j < m in order, v_j the 3 values at src + j * stride (float or double).
-template <class Scalar>
-AM_HD void accumulate_taps(const Scalar* src, int64_t stride, const double* w, int m, V3& acc) {
-  for (int j = 0; j < m; ++j) {
-    const Scalar* q = src + j * stride;
-    acc = acc + w[j] * V3{(double)q[0], (double)q[1], (double)q[2]};
-  }
-}
-
 // ---- stage 3: one device sample k of placement p --------------------------------------------
 // Resample (windowed-sinc kernel, renormalised), mount rotation, then per sensor
 // y = S x + b + drift + n, clip and quantise. `d0` = first sample of the drift chunk; z: the
@@ -395,20 +374,16 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     if (n1 > pb.T - 1) n1 = pb.T - 1;
     V3 acc[kSensors] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
     double wsum = 0.0;
-    // Taps in blocks: the block's weights first (independent of each other), then the sums in
-    // tap order, as one loop would add them (same bytes, more work in flight).
-    for (int64_t nb = n0; nb <= n1; nb += kTapBlock) {
-      const int m = (int)(n1 - nb + 1 < kTapBlock ? n1 - nb + 1 : kTapBlock);
-      double w[kTapBlock];
-      for (int j = 0; j < m; ++j) w[j] = resample_weight(pb, nb + j, u);
-      for (int j = 0; j < m; ++j) wsum += w[j];
-      if (pb.strap_force) {
-        accumulate_taps(pb.strap_force + (nb * P + p) * 3, P * 3, w, m, acc[0]);
-      } else {
-        accumulate_taps(pb.accel + (nb * P + p) * 3, P * 3, w, m, acc[0]);
-      }
-      accumulate_taps(pb.gyro + (nb * P + p) * 3, P * 3, w, m, acc[1]);
-      if (mag) accumulate_taps(pb.mag_local + (nb * P + p) * 3, P * 3, w, m, acc[2]);
+    for (int64_t n = n0; n <= n1; ++n) {
+      const double pos = ((double)n - u + pb.half_width) * pb.table_per_frame;
+      int64_t i = (int64_t)pos;
+      if (i > pb.table_len - 2) i = pb.table_len - 2;
+      const double fr = pos - (double)i;
+      const double w = pb.table[i] + fr * (pb.table[i + 1] - pb.table[i]);
+      acc[0] = acc[0] + w * force(n);
+      acc[1] = acc[1] + w * load3f(pb.gyro + (n * P + p) * 3);
+      if (mag) acc[2] = acc[2] + w * field(n);
+      wsum += w;
     }
     for (int s = 0; s < kSensors; ++s) x[s] = (1.0 / wsum) * acc[s];
   }
