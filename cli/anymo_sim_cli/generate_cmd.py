@@ -49,7 +49,7 @@ def generate(
     fmt: str = typer.Option("zarr", "--format", help="zarr (sharded, resumable, parallel) or hdf5."),
     windows_per_job: int = typer.Option(16, help="Windows per job = per shard of the store."),
     placement_chunk: int = typer.Option(48, help="Placements per inner chunk (docs/dataset.md)."),
-    workers: int = typer.Option(1, help="Local worker processes simulating jobs."),
+    workers: int = typer.Option(1, help="Local worker processes, each simulating (and, for Zarr, writing) whole jobs."),
     num_shards: int = typer.Option(1, help="Split the jobs over this many independent runs (e.g. a job array)."),
     shard_index: int = typer.Option(0, help="Which of --num-shards this run writes (0-based)."),
     backend: str = typer.Option("auto", help="Engine backend: auto, cpu, cuda."),
