@@ -21,6 +21,24 @@ int64_t pose_stage(const ImuProblem& pb, const ChunkPlan& c, const Positions& X,
   return degenerate;
 }
 
+// Stage 2 of one interior frame t for all placements: imu_sample_interior across placements in
+// vector lanes (cloned for AVX-512 and AVX2), then imu_sample for the few outside its branch.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, int64_t s0, int64_t t, uint8_t* ok) {
+  const int64_t P = pb.P;
+  float* fa = pb.accel + t * P * 3;
+  float* wa = pb.gyro + t * P * 3;
+#pragma omp simd
+  for (int64_t p = 0; p < P; ++p) {
+    V3 f, w;
+    ok[p] = imu_sample_interior(pb, ps, rs, s0, t, p, f, w);
+    fa[p * 3] = (float)f.x; fa[p * 3 + 1] = (float)f.y; fa[p * 3 + 2] = (float)f.z;
+    wa[p * 3] = (float)w.x; wa[p * 3 + 1] = (float)w.y; wa[p * 3 + 2] = (float)w.z;
+  }
+}
+
 }  // namespace
 
 int64_t run_cpu(ImuProblem pb) {
@@ -73,13 +91,24 @@ int64_t run_cpu(ImuProblem pb) {
     const double* ps = pos.data();
     const double* rs = rot.data();
     if (H == 0) {
-#pragma omp parallel for schedule(static)
-      for (int64_t t = c.c0; t < c.c1; ++t)
-        for (int64_t p = 0; p < P; ++p) {
-          V3 f, w;
-          imu_sample(pb, ps, rs, c.s0, t, p, f, w);
-          store_sample(pb, ps, rs, c.s0, t, p, f, w);
+#pragma omp parallel
+      {
+        std::vector<uint8_t> ok(P);
+#pragma omp for schedule(static)
+        for (int64_t t = c.c0; t < c.c1; ++t) {
+          const bool interior = t > 0 && t < pb.T - 1;
+          if (interior) interior_frame(pb, ps, rs, c.s0, t, ok.data());
+          for (int64_t p = 0; p < P; ++p) {
+            if (interior && ok[p]) {  // readings written by interior_frame
+              store_frame(pb, ps, rs, c.s0, t, p);
+              continue;
+            }
+            V3 f, w;
+            imu_sample(pb, ps, rs, c.s0, t, p, f, w);
+            store_sample(pb, ps, rs, c.s0, t, p, f, w);
+          }
         }
+      }
     } else {
       raw.resize((c.r1 - c.r0) * P * 6);
       double* r = raw.data();

@@ -8,8 +8,16 @@
 
 #if defined(__CUDACC__)
 #define AM_HD __host__ __device__ __forceinline__
+#define AM_HD_FLAT AM_HD
 #else
 #define AM_HD inline
+// Per-element functions the CPU runs across elements in vector lanes: inlined with everything
+// they call, so the loop around them can be vectorised.
+#if defined(__GNUC__)
+#define AM_HD_FLAT inline __attribute__((always_inline, flatten))
+#else
+#define AM_HD_FLAT inline
+#endif
 #endif
 
 namespace anymo {
@@ -50,23 +58,30 @@ AM_HD M3 mul_tn(const M3& A, const M3& B) {
   return C;
 }
 
+// so3_log for small angles (the per-frame rotations): its first branch without the roots. With
+// d = (m7 - m5, m2 - m6, m3 - m1) and 1 + tr = 4 w^2, v / w = d / (1 + tr) and
+// z = |v| / w = tan(angle / 2), so log = (2 atan(z) / z) d / (1 + tr), the atan series in z^2.
+// Branch-free; returns false outside its range (trace not the largest diagonal term, or
+// |z| >= 0.1), where `out` means nothing.
+AM_HD bool so3_log_small(const M3& R, V3& out) {
+  const double* m = R.m;
+  const double tr = m[0] + m[4] + m[8];
+  const double h = 1.0 / (1.0 + tr);
+  const V3 d = {m[7] - m[5], m[2] - m[6], m[3] - m[1]};
+  const double z2 = dot(d, d) * h * h;
+  // |z| < 0.1: the first omitted term is below 1e-13 relative
+  const double k = 2.0 * h * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
+  out = k * d;
+  return tr >= m[0] && tr >= m[4] && tr >= m[8] && z2 < 0.01;
+}
+
 // Rotation vector (axis * angle, angle in [0, pi]) of a rotation matrix, through the
 // quaternion (Shepperd's branch choice) so it stays accurate near 0 and near pi.
 AM_HD V3 so3_log(const M3& R) {
+  V3 small;
+  if (so3_log_small(R, small)) return small;
   const double* m = R.m;
   const double tr = m[0] + m[4] + m[8];
-  if (tr >= m[0] && tr >= m[4] && tr >= m[8]) {
-    // Small angles (the per-frame rotations), the first branch below without its roots: with
-    // d = (m7 - m5, m2 - m6, m3 - m1) and 1 + tr = 4 w^2, v / w = d / (1 + tr) and
-    // z = |v| / w = tan(angle / 2), so log = (2 atan(z) / z) d / (1 + tr), the atan series in z^2.
-    const double h = 1.0 / (1.0 + tr);
-    const V3 d = {m[7] - m[5], m[2] - m[6], m[3] - m[1]};
-    const double z2 = dot(d, d) * h * h;
-    if (z2 < 0.01) {  // |z| < 0.1: the first omitted term is below 1e-13 relative
-      const double k = 2.0 * h * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
-      return k * d;
-    }
-  }
   double w, x, y, z;
   if (tr >= m[0] && tr >= m[4] && tr >= m[8]) {
     const double s = 2.0 * sqrt(fmax(1.0 + tr, 0.0));

@@ -212,6 +212,32 @@ AM_HD void imu_sample(const ImuProblem& pb, const double* pos, const double* rot
   w_out = chart_rate(side, phi, 0.5 * pb.fps);
 }
 
+// stage 2 at an interior frame t (central stencils) where both relative rotations are small
+// angles (so3_log_small): the same operations as imu_sample there, branch-free so the CPU can
+// run it across placements in vector lanes. Returns false where imu_sample must do it.
+AM_HD_FLAT bool imu_sample_interior(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0,
+                               int64_t t, int64_t p, V3& f_out, V3& w_out) {
+  const int64_t P = pb.P;
+  const double* q0 = pos + ((t - 1 - s0) * P + p) * 3;
+  const double* q1 = pos + ((t - s0) * P + p) * 3;
+  const double* q2 = pos + ((t + 1 - s0) * P + p) * 3;
+  const V3 st = {q1[0], q1[1], q1[2]};
+  V3 d[2] = {V3{q0[0], q0[1], q0[2]} - st, V3{q2[0], q2[1], q2[2]} - st};
+  M3 Ra, Rt, Rb;
+  for (int i = 0; i < 9; ++i) {
+    Ra.m[i] = rot[((t - 1 - s0) * P + p) * 9 + i];
+    Rt.m[i] = rot[((t - s0) * P + p) * 9 + i];
+    Rb.m[i] = rot[((t + 1 - s0) * P + p) * 9 + i];
+  }
+  V3 phi[2];
+  const bool small = so3_log_small(mul_tn(Rt, Ra), phi[0]) & so3_log_small(mul_tn(Rt, Rb), phi[1]);
+  const V3 a = second_difference(0, d, pb.fps * pb.fps);
+  const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+  f_out = mul_t(Rt, a - g);
+  w_out = chart_rate(0, phi, 0.5 * pb.fps);
+  return small;
+}
+
 // ---- stage 3: truncated, renormalised FIR of channel c (0..5) at frame t --------------------
 // raw: (frames from r0, P, 6).
 AM_HD double lowpass_sample(const ImuProblem& pb, const double* raw, int64_t r0, int64_t t,
@@ -229,6 +255,16 @@ AM_HD double lowpass_sample(const ImuProblem& pb, const double* raw, int64_t r0,
 }
 
 // Writes the outputs of (t, p). f/w already final (filtered or not).
+// The optional frame outputs of (t, p): rotation and position, from the state buffers.
+AM_HD void store_frame(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0, int64_t t,
+                       int64_t p) {
+  const int64_t o = t * pb.P + p, so = (t - s0) * pb.P + p;
+  if (pb.rotations)
+    for (int i = 0; i < 9; ++i) pb.rotations[o * 9 + i] = (float)rot[so * 9 + i];
+  if (pb.positions)
+    for (int i = 0; i < 3; ++i) pb.positions[o * 3 + i] = (float)pos[so * 3 + i];
+}
+
 AM_HD void store_sample(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0,
                         int64_t t, int64_t p, V3 f, V3 w) {
   const int64_t o = t * pb.P + p;
@@ -236,11 +272,7 @@ AM_HD void store_sample(const ImuProblem& pb, const double* pos, const double* r
   fa[0] = (float)f.x; fa[1] = (float)f.y; fa[2] = (float)f.z;
   float* wa = pb.gyro + o * 3;
   wa[0] = (float)w.x; wa[1] = (float)w.y; wa[2] = (float)w.z;
-  const int64_t so = (t - s0) * pb.P + p;
-  if (pb.rotations)
-    for (int i = 0; i < 9; ++i) pb.rotations[o * 9 + i] = (float)rot[so * 9 + i];
-  if (pb.positions)
-    for (int i = 0; i < 3; ++i) pb.positions[o * 3 + i] = (float)pos[so * 3 + i];
+  store_frame(pb, pos, rot, s0, t, p);
 }
 
 }  // namespace anymo
