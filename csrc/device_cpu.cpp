@@ -13,52 +13,53 @@ constexpr int64_t kBlock = 64;  // placements per block of the strap's recursion
 constexpr int64_t kSampleBlock = 16;  // placements per block of drift and samples
 constexpr int64_t kMaxLanes = kSampleBlock * kSlots;
 
-// Philox blocks with their Box-Muller normals, lane i keyed by (c0, c1, c2, c3)[i]: the loop
+// Philox blocks with their Box-Muller normals, lane i keyed by (k, id[i], stream[i]): the loop
 // of gauss4 over lanes, written so the compiler vectorises it. Cloned for AVX-512 and AVX2 and
 // picked at load time (x86-64 Linux with GCC or Clang); vector lanes round each IEEE operation
 // as the scalar code does (no FMA contraction in this file), so the bytes do not change.
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-void gauss4_batch(uint64_t seed, int64_t n, const uint32_t* c0, const uint32_t* c1, const uint32_t* c2,
-                  const uint32_t* c3, double* z0, double* z1, double* z2, double* z3) {
+void gauss4_batch(uint64_t seed, int64_t k, int64_t n, const uint32_t* id, const uint32_t* stream, double* z0,
+                  double* z1, double* z2, double* z3) {
+  const uint32_t k0 = (uint32_t)((uint64_t)k), k1 = (uint32_t)((uint64_t)k >> 32);
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
-    const U4 b = philox4x32_10(U4{{c0[i], c1[i], c2[i], c3[i]}}, (uint32_t)seed, (uint32_t)(seed >> 32));
+    const U4 b = philox4x32_10(U4{{k0, k1, id[i], stream[i]}}, (uint32_t)seed, (uint32_t)(seed >> 32));
     box_muller(b.v[0], b.v[1], z0[i], z1[i]);
     box_muller(b.v[2], b.v[3], z2[i], z3[i]);
   }
 }
 
-// The normals of every slot of placements [pa, pe) at sample k, into z ((p - pa) * kSlots +
-// slot) * 4: the drawn slots in one batch, the others zero.
+// The normals of every slot of a block of placements [pa, pe), sample by sample, into z
+// (((p - pa) * kSlots + slot) * 4): which slots are drawn depends on the sample only through
+// the walk (from sample 1 on), so the lanes are listed at samples 0 and 1 and the undrawn
+// slots zeroed once; each sample then is one batch and a scatter.
 struct SlotDraws {
-  std::vector<uint32_t> c[4];
+  std::vector<uint32_t> id, stream;
   std::vector<double> zl[4];
   std::vector<int64_t> dest;
-  SlotDraws() {
-    for (auto& v : c) v.resize(kMaxLanes);
+  int64_t n = 0;
+  SlotDraws() : id(kMaxLanes), stream(kMaxLanes), dest(kMaxLanes) {
     for (auto& v : zl) v.resize(kMaxLanes);
-    dest.resize(kMaxLanes);
   }
-  void draw(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t k, double* z) {
-    int64_t n = 0;
+  void plan(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t k, double* z) {
+    n = 0;
     for (int64_t p = pa; p < pe; ++p)
       for (int slot = 0; slot < kSlots; ++slot) {
         double* zs = z + ((p - pa) * kSlots + slot) * 4;
-        const int stream = slot_stream(pb, p, k, slot);
-        if (stream < 0) {
+        const int st = slot_stream(pb, p, k, slot);
+        if (st < 0) {
           zs[0] = zs[1] = zs[2] = zs[3] = 0.0;
           continue;
         }
-        c[0][n] = (uint32_t)((uint64_t)k);
-        c[1][n] = (uint32_t)((uint64_t)k >> 32);
-        c[2][n] = pb.rng_id[p];
-        c[3][n] = (uint32_t)stream;
+        id[n] = pb.rng_id[p];
+        stream[n] = (uint32_t)st;
         dest[n++] = zs - z;
       }
-    gauss4_batch(pb.seed, n, c[0].data(), c[1].data(), c[2].data(), c[3].data(), zl[0].data(), zl[1].data(),
-                 zl[2].data(), zl[3].data());
+  }
+  void draw(const DeviceProblem& pb, int64_t k, double* z) {
+    gauss4_batch(pb.seed, k, n, id.data(), stream.data(), zl[0].data(), zl[1].data(), zl[2].data(), zl[3].data());
     for (int64_t i = 0; i < n; ++i)
       for (int j = 0; j < 4; ++j) z[dest[i] + j] = zl[j][i];
   }
@@ -110,7 +111,8 @@ void run_device_cpu(DeviceProblem pb) {
       const int64_t pe = pa + kSampleBlock < P ? pa + kSampleBlock : P;
       q.drift_p0 = pa;
       for (int64_t k = 0; k < pb.N; ++k) {
-        draws.draw(q, pa, pe, k, z.data());
+        if (k < 2) draws.plan(q, pa, pe, k, z.data());
+        draws.draw(q, k, z.data());
         for (int64_t p = pa; p < pe; ++p) {
           const double* zp = z.data() + (p - pa) * kSlots * 4;
           for (int s = 0; s < pb.n_sensors; ++s)
