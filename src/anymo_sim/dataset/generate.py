@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -380,22 +381,16 @@ def generate(p: Plan, out, *, fmt: str = "zarr", workers: int = 1, num_shards: i
             "jobs_in_shard": len(jobs), "n_jobs": p.n_jobs}
 
 
-class _write_errors:
+@contextmanager
+def _write_errors(out, job: int, count: dict):
     """OSErrors while writing job `job` (here or in a worker) as GenerateErrors a user can act on."""
-
-    def __init__(self, out, job, count):
-        self.out, self.job, self.count = out, job, count
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if not isinstance(exc, OSError):
-            return False
+    try:
+        yield
+    except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise GenerateError(f"{self.out}: disk full while writing job {self.job}; the {self.count['jobs']} jobs "
-                                "written before it are complete; free space and run the same command again to resume") from None
-        raise GenerateError(f"{self.out}: could not write job {self.job}: {exc}") from None
+            raise GenerateError(f"{out}: disk full while writing job {job}; the {count['jobs']} jobs written before "
+                                "it are complete; free space and run the same command again to resume") from None
+        raise GenerateError(f"{out}: could not write job {job}: {exc}") from None
 
 
 def _run_inline(p: Plan, todo, backend, write):
