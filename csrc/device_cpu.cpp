@@ -64,6 +64,109 @@ struct SlotDraws {
       for (int j = 0; j < 4; ++j) z[dest[i] + j] = zl[j][i];
   }
 };
+// Resampling (device_input) of a block of placements at once, placements in vector lanes.
+// The block's inputs are copied, frame by frame, into `rows` (frame, channel, lane) for a
+// window of frames that slides forward with the samples. Every lane sums over the block's
+// widest tap span, with weight 0 outside its own span [n0, n1]: adding +-0 to a sum that
+// started at +0 changes nothing, so each placement's sum is the scalar one, term by term.
+struct BlockFir {
+  static constexpr int L = (int)kSampleBlock;
+  static constexpr int64_t kWindow = 1024;  // frames copied at once, beyond a sample's span
+  std::vector<double> rows;
+  int64_t f0 = 0, f1 = -1;  // frames held
+
+  // Copies frames [a, b] of placements [pa, pe) (lanes beyond pe: zeros).
+  void load(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t a, int64_t b) {
+    const int ch = 3 * pb.n_sensors;
+    rows.assign((size_t)(b - a + 1) * ch * L, 0.0);
+    for (int64_t n = a; n <= b; ++n) {
+      double* r = rows.data() + (n - a) * ch * L;
+      for (int64_t p = pa; p < pe; ++p) {
+        const int64_t j = (n * pb.P + p) * 3, l = p - pa;
+        for (int i = 0; i < 3; ++i) {
+          r[i * L + l] = pb.strap_force ? pb.strap_force[j + i] : (double)pb.accel[j + i];
+          r[(3 + i) * L + l] = (double)pb.gyro[j + i];
+          if (ch == 9) r[(6 + i) * L + l] = pb.mag_local[j + i];
+        }
+      }
+    }
+    f0 = a;
+    f1 = b;
+  }
+
+  // x[(p - pa) * kSensors + s]: device_input of sample k for the block.
+  void sample(const DeviceProblem& pb, int64_t k, int64_t pa, int64_t pe, V3* x) {
+    double u[L], lo[L], hi[L];
+    int64_t nlo = pb.T, nhi = -1;
+    for (int l = 0; l < L; ++l) {
+      int64_t n0 = 0, n1 = -1;  // empty span for lanes beyond pe
+      u[l] = pa + l < pe ? resample_span(pb, k, pa + l, n0, n1) : 0.0;
+      lo[l] = (double)n0;
+      hi[l] = (double)n1;
+      if (n0 <= n1) {
+        nlo = n0 < nlo ? n0 : nlo;
+        nhi = n1 > nhi ? n1 : nhi;
+      }
+    }
+    if (nlo < f0 || nhi > f1) {
+      const int64_t b = nhi + kWindow < pb.T - 1 ? nhi + kWindow : pb.T - 1;
+      load(pb, pa, pe, nlo, b);
+    }
+    double acc[9 * L], wsum[L];
+    if (pb.n_sensors == 3)
+      taps<9>(pb, nlo, nhi, u, lo, hi, acc, wsum);
+    else
+      taps<6>(pb, nlo, nhi, u, lo, hi, acc, wsum);
+    for (int64_t p = pa; p < pe; ++p) {
+      const int l = (int)(p - pa);
+      const double inv = 1.0 / wsum[l];
+      for (int s = 0; s < kSensors; ++s)
+        x[l * kSensors + s] = s < pb.n_sensors ? V3{inv * acc[(3 * s) * L + l], inv * acc[(3 * s + 1) * L + l],
+                                                   inv * acc[(3 * s + 2) * L + l]}
+                                               : V3{0.0, 0.0, 0.0};
+    }
+  }
+
+  template <int CH>
+  void taps(const DeviceProblem& pb, int64_t nlo, int64_t nhi, const double* u, const double* lo, const double* hi,
+            double* acc, double* wsum) const {
+    taps_lanes<CH>(rows.data() + (nlo - f0) * CH * L, nlo, nhi, pb.half_width, pb.table_per_frame, pb.table,
+                   (double)(pb.table_len - 2), u, lo, hi, acc, wsum);
+  }
+
+  // The tap loop, cloned for AVX-512 / AVX2 like gauss4_batch (no FMA contraction in this
+  // file, so every lane rounds as the scalar code).
+  template <int CH>
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+  __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+  static void taps_lanes(const double* r, int64_t nlo, int64_t nhi, double hw, double tpf, const double* table,
+                         double dmax, const double* u, const double* lo, const double* hi, double* acc,
+                         double* wsum) {
+    // dmax: the last table index (a double argument: converted here, GCC stops vectorising)
+    for (int i = 0; i < CH * L; ++i) acc[i] = 0.0;
+    for (int l = 0; l < L; ++l) wsum[l] = 0.0;
+    for (int64_t n = nlo; n <= nhi; ++n, r += CH * L) {
+      const double nd = (double)n;
+      double w[L];
+#pragma omp simd
+      for (int l = 0; l < L; ++l) {
+        const double pos = (nd - u[l] + hw) * tpf;
+        double pc = pos < 0.0 ? 0.0 : pos;
+        pc = pc > dmax ? dmax : pc;
+        const int i = (int)pc;  // as the scalar (int64_t)pos clamped to dmax, inside the span
+        const double fr = pos - (double)i;
+        const double wl = table[i] + fr * (table[i + 1] - table[i]);
+        // times 1 or 0 rather than a select, which GCC does not vectorise here
+        w[l] = wl * (double)((nd >= lo[l]) & (nd <= hi[l]));
+        wsum[l] += w[l];
+      }
+      for (int c = 0; c < CH; ++c)
+#pragma omp simd
+        for (int l = 0; l < L; ++l) acc[c * L + l] += w[l] * r[c * L + l];
+    }
+  }
+};
 }  // namespace
 
 void run_device_cpu(DeviceProblem pb) {
@@ -104,20 +207,26 @@ void run_device_cpu(DeviceProblem pb) {
   {
     std::vector<double> drift(kSampleBlock * kSensors * 3, 0.0), z(kMaxLanes * 4);
     SlotDraws draws;
+    BlockFir fir;
+    V3 x[kSampleBlock * kSensors];
     DeviceProblem q = pb;
     q.drift = drift.data();
 #pragma omp for schedule(dynamic, 1)
     for (int64_t pa = 0; pa < P; pa += kSampleBlock) {
       const int64_t pe = pa + kSampleBlock < P ? pa + kSampleBlock : P;
       q.drift_p0 = pa;
+      fir.f1 = -1;
       for (int64_t k = 0; k < pb.N; ++k) {
         if (k < 2) draws.plan(q, pa, pe, k, z.data());
         draws.draw(q, k, z.data());
+        if (pb.resample) fir.sample(q, k, pa, pe, x);
         for (int64_t p = pa; p < pe; ++p) {
           const double* zp = z.data() + (p - pa) * kSlots * 4;
           for (int s = 0; s < pb.n_sensors; ++s)
             drift_step(q, p, s, k, k, zp + (kMarkov * kSensors + s) * 4, zp + (kWalk * kSensors + s) * 4);
-          device_sample(q, k, p, k, zp);
+          V3* xp = x + (p - pa) * kSensors;
+          if (!pb.resample) device_input(q, k, p, xp);
+          device_output(q, k, p, k, zp, xp);
         }
       }
     }

@@ -345,10 +345,22 @@ AM_HD double adc(double y, const double* c) {
 }
 
 // ---- stage 3: one device sample k of placement p --------------------------------------------
-// Resample (windowed-sinc kernel, renormalised), mount rotation, then per sensor
-// y = S x + b + drift + n, clip and quantise. `d0` = first sample of the drift chunk; z: the
-// normals of (p, k) by slot (white and jitter slots read). No timestamps when pb.timestamps is null.
-AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z) {
+// device_input resamples (windowed-sinc kernel, renormalised) into x (placement axes, one V3
+// per sensor); device_output rotates by the mount, then per sensor y = S x + b + drift + n,
+// clips and quantises. The CPU driver computes device_input for a block of placements at once
+// (same per-placement order of operations, so the same bytes).
+
+// Window of motion frames [n0, n1] of device sample k of placement p at motion time u (frames).
+AM_HD double resample_span(const DeviceProblem& pb, int64_t k, int64_t p, int64_t& n0, int64_t& n1) {
+  const double u = (double)k * pb.step[p];
+  n0 = (int64_t)ceil(u - pb.half_width);
+  n1 = (int64_t)floor(u + pb.half_width);
+  if (n0 < 0) n0 = 0;
+  if (n1 > pb.T - 1) n1 = pb.T - 1;
+  return u;
+}
+
+AM_HD void device_input(const DeviceProblem& pb, int64_t k, int64_t p, V3* x) {
   const int64_t P = pb.P;
   const bool mag = pb.n_sensors == 3;
   auto field = [&](int64_t t) {
@@ -362,16 +374,13 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     }
     return load3f(pb.accel + (t * P + p) * 3);
   };
-  V3 x[kSensors];
   if (!pb.resample) {
     x[0] = force(k);
     x[1] = load3f(pb.gyro + (k * P + p) * 3);
     if (mag) x[2] = field(k);
   } else {
-    const double u = (double)k * pb.step[p];
-    int64_t n0 = (int64_t)ceil(u - pb.half_width), n1 = (int64_t)floor(u + pb.half_width);
-    if (n0 < 0) n0 = 0;
-    if (n1 > pb.T - 1) n1 = pb.T - 1;
+    int64_t n0, n1;
+    const double u = resample_span(pb, k, p, n0, n1);
     V3 acc[kSensors] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
     double wsum = 0.0;
     for (int64_t n = n0; n <= n1; ++n) {
@@ -387,6 +396,13 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     }
     for (int s = 0; s < kSensors; ++s) x[s] = (1.0 / wsum) * acc[s];
   }
+}
+
+// `d0` = first sample of the drift chunk; z: the normals of (p, k) by slot (white and jitter
+// slots read); x: device_input's, overwritten. No timestamps when pb.timestamps is null.
+AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z, V3* x) {
+  const int64_t P = pb.P;
+  const bool mag = pb.n_sensors == 3;
   // device axes from placement axes
   const M3 Rm = load9(pb.mount + p * 9);
   for (int s = 0; s < pb.n_sensors; ++s) x[s] = mul_t(Rm, x[s]);
@@ -412,6 +428,12 @@ AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
   if (pb.timestamps)
     pb.timestamps[k * P + p] = (int64_t)rint((double)k * (1e9 / pb.odr) + pb.time_offset_ns[p] +
                                              pb.jitter_ns[p] * z[kJitterSlot * 4]);
+}
+
+AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z) {
+  V3 x[kSensors];
+  device_input(pb, k, p, x);
+  device_output(pb, k, p, d0, z, x);
 }
 
 }  // namespace anymo
