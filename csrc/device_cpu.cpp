@@ -169,7 +169,7 @@ struct BlockFir {
 };
 }  // namespace
 
-void run_device_cpu(DeviceProblem pb) {
+void run_device_cpu(DeviceProblem pb, bool elementwise) {
   const int64_t P = pb.P;
   // per-frame scratch kept between calls (drivers.h)
   thread_local std::vector<double> kept_strap, kept_mag;
@@ -217,6 +217,16 @@ void run_device_cpu(DeviceProblem pb) {
       q.drift_p0 = pa;
       fir.f1 = -1;
       for (int64_t k = 0; k < pb.N; ++k) {
+        if (elementwise) {  // the CUDA kernels' per-element calls, for the tests (drivers.h)
+          for (int64_t p = pa; p < pe; ++p) {
+            double* zp = z.data() + (p - pa) * kSlots * 4;
+            for (int slot = 0; slot < kSlots; ++slot) slot_normals(q, p, k, slot, zp + slot * 4);
+            for (int s = 0; s < pb.n_sensors; ++s)
+              drift_step(q, p, s, k, k, zp + (kMarkov * kSensors + s) * 4, zp + (kWalk * kSensors + s) * 4);
+            device_sample(q, k, p, k, zp);
+          }
+          continue;
+        }
         if (k < 2) draws.plan(q, pa, pe, k, z.data());
         draws.draw(q, k, z.data());
         if (pb.resample) fir.sample(q, k, pa, pe, x);

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import anymo_sim
+from anymo_sim import engine
 from anymo_sim import synthetic as syn
 from anymo_sim.devices import (DeviceParams, SensorModel, allan_deviation, apply_device, export, load_preset,
                                preset_names, randomize)
@@ -144,6 +145,28 @@ def test_cpu_and_cuda_give_identical_bytes(rng, odr):
     for name in ("timestamps", "accel", "gyro", "mag"):
         assert getattr(cpu, name).tobytes() == getattr(gpu, name).tobytes(), name
         assert getattr(cpu, name).tobytes() == getattr(dev_in, name).cpu().numpy().tobytes(), name
+
+
+@pytest.mark.skipif("cpu" not in anymo_sim.available_backends(), reason="extension not built")
+@pytest.mark.parametrize("fps,odr", [(240.0, 100.0), (240.0, 240.0), (100.0, 100.0), (100.0, 1000.0), (1000.0, 104.0)])
+def test_cpu_vector_paths_equal_the_cuda_per_element_code(rng, monkeypatch, fps, odr):
+    """The CPU driver draws, resamples and steps many placements at once; CUDA calls the shared
+    per-element functions (slot_normals, device_sample) one placement at a time. The CPU can run
+    those calls too ('cpu-elementwise'): both must give the same bytes, which is what CPU-GPU
+    identity rests on where no GPU is at hand. 37 placements: two full blocks of 16 and a
+    partial one; 2,600 frames: the CPU's copied frame window (1,024 frames) slides."""
+    P, T = 37, 2600
+    dev = full_device(P, rng).replace(odr=odr)
+    if fps == odr:
+        dev = dev.replace(clock_error=np.where(np.arange(P) % 3 == 0, 0.0, dev.clock_error))
+    a, g, R = moving_inputs(rng, T, P, fps)
+    run = engine._core.run_device
+    lanes = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu")
+    monkeypatch.setattr(engine._core, "run_device", lambda pb, device, stream: run(pb, device + "-elementwise", stream))
+    elementwise = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu")
+    for name in ("timestamps", "accel", "gyro", "mag"):
+        assert getattr(lanes, name).tobytes() == getattr(elementwise, name).tobytes(), name
+    assert np.isfinite(lanes.accel).all() and np.abs(lanes.accel).max() > 1.0
 
 
 def test_torch_in_torch_out(rng):

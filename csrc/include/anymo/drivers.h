@@ -31,8 +31,10 @@ int cuda_device_count();
 int64_t run_cuda(ImuProblem pb, uintptr_t stream);
 
 // Device response model (device.h): host memory with OpenMP, or device memory on `stream`
-// (synchronised before returning).
-void run_device_cpu(DeviceProblem pb);
+// (synchronised before returning). `elementwise`: the CPU makes the CUDA kernels' per-element
+// calls (device_sample, slot_normals) instead of its vector-lane paths; the tests check both
+// give the same bytes, which is what CPU-GPU identity rests on.
+void run_device_cpu(DeviceProblem pb, bool elementwise = false);
 void run_device_cuda(DeviceProblem pb, uintptr_t stream);
 
 }  // namespace anymo
