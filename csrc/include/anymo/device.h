@@ -129,6 +129,7 @@ AM_HD void gauss4(uint64_t seed, uint32_t placement, int64_t k, uint32_t stream,
 
 // ---- the problem ----------------------------------------------------------------------------
 constexpr int kSensors = 3;  // accel, gyro, mag (mag optional)
+constexpr int kClip = 5;     // numbers per sensor of DeviceProblem::clip
 
 struct DeviceProblem {
   int64_t T = 0;  // motion frames
@@ -161,7 +162,7 @@ struct DeviceProblem {
   const double* markov_q = nullptr;   // (P, 3s, 3a) driving std sigma_b sqrt(1 - phi^2)
   const double* markov_s0 = nullptr;  // (P, 3s, 3a) stationary std sigma_b (first sample)
   const double* walk_q = nullptr;     // (P, 3s, 3a) random-walk step std K / sqrt(odr)
-  const double* clip = nullptr;       // (P, 3s, 3): lo, hi, lsb (lsb 0: no quantization)
+  const double* clip = nullptr;       // (P, 3s, kClip): lo, hi, lsb (0: no ADC), lo / lsb and hi / lsb rounded
   const double* mount = nullptr;      // (P, 9) placement-from-device rotation (columns: device axes)
   const double* g_sens = nullptr;     // (P, 9) gyro g-sensitivity, rad/s per m/s^2
   const double* soft_iron = nullptr;  // (P, 9)
@@ -333,12 +334,12 @@ AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int6
   }
 }
 
-// Full-scale clip and ADC quantisation: codes are rint(y / lsb) clamped to [lo, hi] / lsb.
+// Full-scale clip and ADC quantisation: codes are rint(y / lsb) clamped to the codes of lo and
+// hi, rint(lo / lsb) and rint(hi / lsb), which the table holds (two divisions less per value).
 AM_HD double adc(double y, const double* c) {
   if (c[2] > 0.0) {
     double code = rint(y / c[2]);
-    const double lo = rint(c[0] / c[2]), hi = rint(c[1] / c[2]);
-    code = code < lo ? lo : (code > hi ? hi : code);
+    code = code < c[3] ? c[3] : (code > c[4] ? c[4] : code);
     return code * c[2];
   }
   return y < c[0] ? c[0] : (y > c[1] ? c[1] : y);
@@ -422,7 +423,7 @@ AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     float* o = outs[s] + (k * P + p) * 3;
     for (int a = 0; a < 3; ++a) {
       const double v = yv[a] + pb.bias[ps * 3 + a] + d[a] + wn[a] * zn[a];
-      o[a] = (float)adc(v, pb.clip + ps * 3);
+      o[a] = (float)adc(v, pb.clip + ps * kClip);
     }
   }
   if (pb.timestamps)

@@ -98,6 +98,8 @@ def _sensor_tables(s: SensorModel, name: str, P: int, odr: float) -> dict:
     if ((bits > 0) & ~np.isfinite(rng)).any():
         raise ValueError(f"{name}.bits: quantization needs a finite {name}.range (LSB = 2 range / 2^bits)")
     lsb = np.where(bits > 0, 2.0 * np.where(np.isfinite(rng), rng, 0.0) / 2.0 ** bits, 0.0)
+    q = lsb > 0
+    safe = np.where(q, lsb, 1.0)
     phi = np.exp(-1.0 / (odr * tau))
     sigma_b = B / MARKOV_PEAK
     return {
@@ -108,7 +110,9 @@ def _sensor_tables(s: SensorModel, name: str, P: int, odr: float) -> dict:
         "markov_q": sigma_b * np.sqrt(1.0 - phi ** 2)[:, None],
         "markov_s0": sigma_b,
         "walk_q": K / math.sqrt(odr),
-        "clip": np.stack([-rng, rng - lsb, lsb], axis=1),
+        # lo, hi, lsb, then the codes of lo and hi (device.h adc; same IEEE division and rint)
+        "clip": np.stack([-rng, rng - lsb, lsb, np.where(q, np.rint(-rng / safe), 0.0),
+                          np.where(q, np.rint((rng - lsb) / safe), 0.0)], axis=1),
     }
 
 

@@ -96,7 +96,7 @@ def resample_readings(x: np.ndarray, step: np.ndarray, N: int, table: np.ndarray
 
 
 def adc(y: np.ndarray, clip: np.ndarray) -> np.ndarray:
-    """Clip to [lo, hi] and quantise to multiples of lsb (clip: (P, 3) lo, hi, lsb)."""
+    """Clip to [lo, hi] and quantise to multiples of lsb (clip: (P, 5) lo, hi, lsb, ...)."""
     lo, hi, lsb = clip[None, :, 0:1], clip[None, :, 1:2], clip[None, :, 2:3]
     q = lsb > 0
     safe = np.where(q, lsb, 1.0)
