@@ -1,7 +1,9 @@
 // CPU driver of the device model: OpenMP over blocks of placements, each block stepping through
 // time with the placements innermost so memory is read and written contiguously (the strap's
-// recursion; then, sample by sample, the random numbers, the bias drift and the samples). Same
-// per-element code as CUDA.
+// recursion; then, sample by sample, the random numbers, the bias drift and the samples). The
+// sample stage runs a block's placements in vector lanes (gauss4_batch, BlockFir, BlockLanes),
+// the same operations per placement as the per-element code CUDA runs; 'elementwise' runs that
+// code here, and a test holds both to the same bytes.
 #include <vector>
 
 #include "anymo/drivers.h"
@@ -9,6 +11,14 @@
 namespace anymo {
 
 namespace {
+// Unroll the small fixed loops inside a loop over vector lanes (GCC gives up on inner loops).
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma("GCC unroll 9")
+#elif defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL
+#endif
 constexpr int64_t kBlock = 64;  // placements per block of the strap's recursion
 constexpr int64_t kSampleBlock = 16;  // placements per block of drift and samples
 constexpr int64_t kMaxLanes = kSampleBlock * kSlots;
@@ -32,7 +42,7 @@ void gauss4_batch(uint64_t seed, int64_t k, int64_t n, const uint32_t* id, const
 }
 
 // The normals of every slot of a block of placements [pa, pe), sample by sample, into z
-// (((p - pa) * kSlots + slot) * 4): which slots are drawn depends on the sample only through
+// ((slot * 4 + j) * kSampleBlock + p - pa): which slots are drawn depends on the sample only through
 // the walk (from sample 1 on), so the lanes are listed at samples 0 and 1 and the undrawn
 // slots zeroed once; each sample then is one batch and a scatter.
 struct SlotDraws {
@@ -47,10 +57,10 @@ struct SlotDraws {
     n = 0;
     for (int64_t p = pa; p < pe; ++p)
       for (int slot = 0; slot < kSlots; ++slot) {
-        double* zs = z + ((p - pa) * kSlots + slot) * 4;
+        double* zs = z + slot * 4 * kSampleBlock + (p - pa);  // lane-major: (slot, 4, lane)
         const int st = slot_stream(pb, p, k, slot);
         if (st < 0) {
-          zs[0] = zs[1] = zs[2] = zs[3] = 0.0;
+          for (int j = 0; j < 4; ++j) zs[j * kSampleBlock] = 0.0;
           continue;
         }
         id[n] = pb.rng_id[p];
@@ -61,7 +71,7 @@ struct SlotDraws {
   void draw(const DeviceProblem& pb, int64_t k, double* z) {
     gauss4_batch(pb.seed, k, n, id.data(), stream.data(), zl[0].data(), zl[1].data(), zl[2].data(), zl[3].data());
     for (int64_t i = 0; i < n; ++i)
-      for (int j = 0; j < 4; ++j) z[dest[i] + j] = zl[j][i];
+      for (int j = 0; j < 4; ++j) z[dest[i] + j * kSampleBlock] = zl[j][i];
   }
 };
 // Resampling (device_input) of a block of placements at once, placements in vector lanes.
@@ -94,8 +104,8 @@ struct BlockFir {
     f1 = b;
   }
 
-  // x[(p - pa) * kSensors + s]: device_input of sample k for the block.
-  void sample(const DeviceProblem& pb, int64_t k, int64_t pa, int64_t pe, V3* x) {
+  // x[(3 s + a) L + p - pa]: device_input of sample k for the block, lane-major.
+  void sample(const DeviceProblem& pb, int64_t k, int64_t pa, int64_t pe, double* x) {
     double u[L], lo[L], hi[L];
     int64_t nlo = pb.T, nhi = -1;
     for (int l = 0; l < L; ++l) {
@@ -117,14 +127,8 @@ struct BlockFir {
       taps<9>(pb, nlo, nhi, u, lo, hi, acc, wsum);
     else
       taps<6>(pb, nlo, nhi, u, lo, hi, acc, wsum);
-    for (int64_t p = pa; p < pe; ++p) {
-      const int l = (int)(p - pa);
-      const double inv = 1.0 / wsum[l];
-      for (int s = 0; s < kSensors; ++s)
-        x[l * kSensors + s] = s < pb.n_sensors ? V3{inv * acc[(3 * s) * L + l], inv * acc[(3 * s + 1) * L + l],
-                                                   inv * acc[(3 * s + 2) * L + l]}
-                                               : V3{0.0, 0.0, 0.0};
-    }
+    for (int c = 0; c < 3 * pb.n_sensors; ++c)
+      for (int l = 0; l < L; ++l) x[c * L + l] = (1.0 / wsum[l]) * acc[c * L + l];
   }
 
   template <int CH>
@@ -167,6 +171,136 @@ struct BlockFir {
     }
   }
 };
+// c ? a : b by bit masks: a select GCC cannot turn back into a branch around a division (a
+// branch it then refuses to vectorise without AVX-512 masks).
+inline double pick(bool c, double a, double b) {
+  const uint64_t m = 0 - (uint64_t)c;
+  return __builtin_bit_cast(double, (__builtin_bit_cast(uint64_t, a) & m) | (__builtin_bit_cast(uint64_t, b) & ~m));
+}
+
+// drift_step and device_output of a block of placements at once, lane-major (coefficient c of
+// lane l at [c * L + l]) so every loop over lanes vectorises: the same operations in the same
+// order per placement as device.h, which test_devices.py holds to the same bytes
+// (cpu-elementwise). The bias drift's state lives here for the whole walk through time.
+struct BlockLanes {
+  static constexpr int L = (int)kSampleBlock;
+  double mount[9 * L], gs[9 * L], soft[9 * L], hard[3 * L];
+  double sens[kSensors * 9 * L], bias[kSensors * 3 * L], white[kSensors * 3 * L];
+  // ADC per sensor and axis: lo, hi, lsb or 1 (the divisor), rint(lo / lsb), rint(hi / lsb), lsb > 0
+  double lo[kSensors * L], hi[kSensors * L], div[kSensors * L], clo[kSensors * L], chi[kSensors * L],
+      quant[kSensors * L];
+  double phi[kSensors * L], mq[kSensors * 3 * L], s0[kSensors * 3 * L], wq[kSensors * 3 * L];
+  double st[kSensors * 6 * L];  // Markov (3) and walk (3) states
+
+  // Lanes past pe hold lane 0's coefficients (computed, never stored).
+  void load(const DeviceProblem& pb, int64_t pa, int64_t pe) {
+    for (int l = 0; l < L; ++l) {
+      const int64_t p = pa + l < pe ? pa + l : pa;
+      for (int i = 0; i < 9; ++i) {
+        mount[i * L + l] = pb.mount[p * 9 + i];
+        gs[i * L + l] = pb.g_sens[p * 9 + i];
+        soft[i * L + l] = pb.soft_iron ? pb.soft_iron[p * 9 + i] : 0.0;
+      }
+      for (int i = 0; i < 3; ++i) hard[i * L + l] = pb.hard_iron ? pb.hard_iron[p * 3 + i] : 0.0;
+      for (int s = 0; s < kSensors; ++s) {
+        const int64_t ps = p * kSensors + s;
+        for (int i = 0; i < 9; ++i) sens[(s * 9 + i) * L + l] = pb.sens[ps * 9 + i];
+        for (int a = 0; a < 3; ++a) {
+          const int j = (s * 3 + a) * L + l;
+          bias[j] = pb.bias[ps * 3 + a];
+          white[j] = pb.white[ps * 3 + a];
+          mq[j] = pb.markov_q[ps * 3 + a];
+          s0[j] = pb.markov_s0[ps * 3 + a];
+          wq[j] = pb.walk_q[ps * 3 + a];
+        }
+        const double* c = pb.clip + ps * kClip;
+        lo[s * L + l] = c[0];
+        hi[s * L + l] = c[1];
+        div[s * L + l] = c[2] > 0.0 ? c[2] : 1.0;
+        clo[s * L + l] = c[3];
+        chi[s * L + l] = c[4];
+        quant[s * L + l] = c[2] > 0.0 ? 1.0 : 0.0;
+        phi[s * L + l] = pb.markov_phi[ps];
+      }
+    }
+    for (double& v : st) v = 0.0;
+  }
+
+  // Sample k: drift, then device_output into the outputs for lanes [0, n). x: device_input,
+  // (3 s + a) * L + l; z: the block's normals, (slot * 4 + j) * L + l.
+  template <int NS>
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+  __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+  void step(const DeviceProblem& pb, int64_t k, int64_t pa, int n, const double* x, const double* z) {
+    double d[NS * 3 * L], y[NS * 3 * L];
+    for (int s = 0; s < NS; ++s)
+      for (int a = 0; a < 3; ++a) {
+        const double* zm = z + ((kMarkov * kSensors + s) * 4 + a) * L;
+        const double* zw = z + ((kWalk * kSensors + s) * 4 + a) * L;
+        double* m = st + (s * 6 + a) * L;
+        double* w = st + (s * 6 + 3 + a) * L;
+        const double* q = mq + (s * 3 + a) * L;
+        const double* qw = wq + (s * 3 + a) * L;
+        const double* sd = s0 + (s * 3 + a) * L;
+        const double* ph = phi + s * L;
+        double* ds = d + (s * 3 + a) * L;
+        if (k == 0) {
+#pragma omp simd
+          for (int l = 0; l < L; ++l) {
+            m[l] = sd[l] * zm[l];
+            w[l] = 0.0;
+            ds[l] = m[l] + w[l];
+          }
+        } else {
+#pragma omp simd
+          for (int l = 0; l < L; ++l) {
+            m[l] = ph[l] * m[l] + q[l] * zm[l];
+            w[l] = w[l] + qw[l] * zw[l];
+            ds[l] = m[l] + w[l];
+          }
+        }
+      }
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      double v[NS][3];
+      // device axes from placement axes: mul_t(mount, x)
+      UNROLL for (int s = 0; s < NS; ++s) {
+        const double x0 = x[(3 * s) * L + l], x1 = x[(3 * s + 1) * L + l], x2 = x[(3 * s + 2) * L + l];
+        UNROLL for (int r = 0; r < 3; ++r)
+          v[s][r] = mount[r * L + l] * x0 + mount[(3 + r) * L + l] * x1 + mount[(6 + r) * L + l] * x2;
+      }
+      // gyro g-sensitivity: + mul(g_sens, accel)
+      UNROLL for (int r = 0; r < 3; ++r)
+        v[1][r] = v[1][r] + (gs[(3 * r) * L + l] * v[0][0] + gs[(3 * r + 1) * L + l] * v[0][1] +
+                             gs[(3 * r + 2) * L + l] * v[0][2]);
+      if (NS == 3) {  // soft and hard iron: mul(soft, mag) + hard
+        const double m0 = v[2][0], m1 = v[2][1], m2 = v[2][2];
+        UNROLL for (int r = 0; r < 3; ++r)
+          v[2][r] = (soft[(3 * r) * L + l] * m0 + soft[(3 * r + 1) * L + l] * m1 + soft[(3 * r + 2) * L + l] * m2) +
+                    hard[r * L + l];
+      }
+      UNROLL for (int s = 0; s < NS; ++s)
+        UNROLL for (int r = 0; r < 3; ++r) {
+          const double* S = sens + (s * 9 + 3 * r) * L + l;
+          const double ys = S[0] * v[s][0] + S[L] * v[s][1] + S[2 * L] * v[s][2];
+          const int j = (s * 3 + r) * L + l;
+          const double val = ys + bias[j] + d[j] + white[j] * z[((kWhite * kSensors + s) * 4 + r) * L + l];
+          // adc: both branches, then a select (same values as the branch taken)
+          double code = rint(val / div[s * L + l]);
+          code = code < clo[s * L + l] ? clo[s * L + l] : (code > chi[s * L + l] ? chi[s * L + l] : code);
+          const double clipped = val < lo[s * L + l] ? lo[s * L + l] : (val > hi[s * L + l] ? hi[s * L + l] : val);
+          y[j] = pick(quant[s * L + l] != 0.0, code * div[s * L + l], clipped);
+        }
+    }
+    float* outs[3] = {pb.out_accel, pb.out_gyro, pb.out_mag};
+    for (int s = 0; s < NS; ++s) {
+      float* o = outs[s] + (k * pb.P + pa) * 3;
+      for (int l = 0; l < n; ++l)
+        for (int a = 0; a < 3; ++a) o[l * 3 + a] = (float)y[(s * 3 + a) * L + l];
+    }
+  }
+};
 }  // namespace
 
 void run_device_cpu(DeviceProblem pb, bool elementwise) {
@@ -197,9 +331,10 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
     for (int64_t i = 0; i < pb.T * P; ++i) mag_local_frame(pb, i, mag_local.data());
     pb.mag_local = mag_local.data();
   }
-  // Per block of placements, sample by sample: the block's normals in one batch, then its
-  // drift (sequential per placement, the state carried in bias_state) and its samples. The
-  // drift "chunk" is one sample, in a buffer of the thread's; the CPU needs no pb.chunk.
+  // Per block of placements, sample by sample: the block's normals in one batch, its inputs
+  // (resampled), then its drift (state carried in BlockLanes) and outputs. The elementwise path
+  // carries the drift in bias_state and a one-sample drift "chunk" of the thread's. The CPU
+  // needs no pb.chunk.
   std::vector<double> state(P * kSensors * 6, 0.0);
   pb.bias_state = state.data();
   pb.drift_stride = kSampleBlock;
@@ -208,7 +343,8 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
     std::vector<double> drift(kSampleBlock * kSensors * 3, 0.0), z(kMaxLanes * 4);
     SlotDraws draws;
     BlockFir fir;
-    V3 x[kSampleBlock * kSensors];
+    BlockLanes lanes;
+    double x[3 * kSensors * kSampleBlock] = {};  // lane-major device_input
     DeviceProblem q = pb;
     q.drift = drift.data();
 #pragma omp for schedule(dynamic, 1)
@@ -216,6 +352,7 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
       const int64_t pe = pa + kSampleBlock < P ? pa + kSampleBlock : P;
       q.drift_p0 = pa;
       fir.f1 = -1;
+      if (!elementwise) lanes.load(pb, pa, pe);
       for (int64_t k = 0; k < pb.N; ++k) {
         if (elementwise) {  // the CUDA kernels' per-element calls, for the tests (drivers.h)
           for (int64_t p = pa; p < pe; ++p) {
@@ -229,15 +366,26 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
         }
         if (k < 2) draws.plan(q, pa, pe, k, z.data());
         draws.draw(q, k, z.data());
-        if (pb.resample) fir.sample(q, k, pa, pe, x);
-        for (int64_t p = pa; p < pe; ++p) {
-          const double* zp = z.data() + (p - pa) * kSlots * 4;
-          for (int s = 0; s < pb.n_sensors; ++s)
-            drift_step(q, p, s, k, k, zp + (kMarkov * kSensors + s) * 4, zp + (kWalk * kSensors + s) * 4);
-          V3* xp = x + (p - pa) * kSensors;
-          if (!pb.resample) device_input(q, k, p, xp);
-          device_output(q, k, p, k, zp, xp);
+        if (pb.resample) {
+          fir.sample(q, k, pa, pe, x);
+        } else {
+          for (int64_t p = pa; p < pe; ++p) {
+            V3 xp[kSensors];
+            device_input(q, k, p, xp);
+            for (int s = 0; s < pb.n_sensors; ++s) {
+              x[(3 * s) * kSampleBlock + p - pa] = xp[s].x;
+              x[(3 * s + 1) * kSampleBlock + p - pa] = xp[s].y;
+              x[(3 * s + 2) * kSampleBlock + p - pa] = xp[s].z;
+            }
+          }
         }
+        if (pb.n_sensors == 3)
+          lanes.step<3>(pb, k, pa, (int)(pe - pa), x, z.data());
+        else
+          lanes.step<2>(pb, k, pa, (int)(pe - pa), x, z.data());
+        if (pb.timestamps)
+          for (int64_t p = pa; p < pe; ++p)
+            pb.timestamps[k * P + p] = device_timestamp(pb, k, p, z[kJitterSlot * 4 * kSampleBlock + p - pa]);
       }
     }
   }

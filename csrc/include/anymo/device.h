@@ -399,8 +399,14 @@ AM_HD void device_input(const DeviceProblem& pb, int64_t k, int64_t p, V3* x) {
   }
 }
 
+// Timestamp (ns, the device's clock) of sample k of placement p; zj: its jitter normal.
+AM_HD int64_t device_timestamp(const DeviceProblem& pb, int64_t k, int64_t p, double zj) {
+  return (int64_t)rint((double)k * (1e9 / pb.odr) + pb.time_offset_ns[p] + pb.jitter_ns[p] * zj);
+}
+
 // `d0` = first sample of the drift chunk; z: the normals of (p, k) by slot (white and jitter
-// slots read); x: device_input's, overwritten. No timestamps when pb.timestamps is null.
+// slots read); x: device_input's, overwritten. The CPU driver runs a lane-major twin of this
+// and of drift_step (device_cpu.cpp BlockLanes); a test holds the two to the same bytes. No timestamps when pb.timestamps is null.
 AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z, V3* x) {
   const int64_t P = pb.P;
   const bool mag = pb.n_sensors == 3;
@@ -426,9 +432,7 @@ AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
       o[a] = (float)adc(v, pb.clip + ps * kClip);
     }
   }
-  if (pb.timestamps)
-    pb.timestamps[k * P + p] = (int64_t)rint((double)k * (1e9 / pb.odr) + pb.time_offset_ns[p] +
-                                             pb.jitter_ns[p] * z[kJitterSlot * 4]);
+  if (pb.timestamps) pb.timestamps[k * P + p] = device_timestamp(pb, k, p, z[kJitterSlot * 4]);
 }
 
 AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z) {
