@@ -154,7 +154,9 @@ def test_cpu_vector_paths_equal_the_cuda_per_element_code(rng, monkeypatch, fps,
     per-element functions (slot_normals, device_sample) one placement at a time. The CPU can run
     those calls too ('cpu-elementwise'): both must give the same bytes, which is what CPU-GPU
     identity rests on where no GPU is at hand. 37 placements: two full blocks of 16 and a
-    partial one; 2,600 frames: the CPU's copied frame window (1,024 frames) slides."""
+    partial one; 2,600 frames: the CPU's copied frame window (1,024 frames) slides. Outputs
+    are float32: a one-ulp float64 difference (two additions swapped) seldom survives the cast,
+    so this catches wrong or missing terms, not every reordering."""
     P, T = 37, 2600
     dev = full_device(P, rng).replace(odr=odr)
     if fps == odr:
