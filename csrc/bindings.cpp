@@ -7,6 +7,7 @@
 #include <string>
 
 #include "anymo/drivers.h"
+#include "anymo/pack.h"
 
 namespace py = pybind11;
 using anymo::ImuProblem;
@@ -177,4 +178,22 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("problem"), py::arg("device") = "cpu", py::arg("stream") = 0,
       "Apply one device model problem (docs/devices.md) to ideal readings.");
+  m.def(
+      "pack_imu",
+      [](uintptr_t accel, uintptr_t gyro, int64_t N, int64_t P, uintptr_t out, const std::string& dtype,
+         bool hardware) {
+        // pointers to C-contiguous host arrays that dataset/generate.py has checked
+        const auto* a = reinterpret_cast<const float*>(accel);
+        const auto* g = reinterpret_cast<const float*>(gyro);
+        if (dtype != "float16" && dtype != "float32")
+          throw std::invalid_argument("dtype must be 'float16' or 'float32', got '" + dtype + "'");
+        py::gil_scoped_release release;
+        if (dtype == "float16")
+          anymo::pack_f16(a, g, N, P, reinterpret_cast<uint16_t*>(out), hardware);
+        else
+          anymo::pack_f32(a, g, N, P, reinterpret_cast<float*>(out));
+      },
+      py::arg("accel"), py::arg("gyro"), py::arg("N"), py::arg("P"), py::arg("out"), py::arg("dtype"),
+      py::arg("hardware") = true,
+      "accel, gyro (N, P, 3) float32 -> out (P, N, 6) float16 (IEEE round to nearest even) or float32.");
 }

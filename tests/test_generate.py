@@ -265,3 +265,28 @@ def test_cuda_generation_matches_cpu(small_plan, small_zarr, tmp_path):
     a, b = np.asarray(open_dataset(out).imu[...]), np.asarray(open_dataset(small_zarr).imu[...])
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=2e-3)
     np.testing.assert_array_equal(open_dataset(out).windows["device"], open_dataset(small_zarr).windows["device"])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_pack_window_gives_numpys_bytes(dtype):
+    """The C++ packing (transpose + cast, F16C or its portable round-to-nearest-even cast) gives
+    exactly numpy's astype bytes, over random float32 bit patterns (every exponent: subnormals,
+    overflow to inf, ties) and a partial block of placements."""
+    from anymo_sim import engine
+    from anymo_sim.dataset.generate import pack_window
+
+    rng = np.random.default_rng(3)
+    N, P = 301, 77
+    f = rng.integers(0, 2 ** 32, 2 * N * P * 3, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    f = np.where(np.isnan(f), np.float32(0.5), f)
+    f[:6] = [65519.996, 65520.0, 2.0 ** -25, 1.5 * 2.0 ** -25, 2.0 ** -24 * 1.5, -0.0]  # edges of the cast
+    a, g = f[: N * P * 3].reshape(N, P, 3), f[N * P * 3 :].reshape(N, P, 3)
+    with np.errstate(over="ignore"):
+        want = np.concatenate([a, g], axis=2).transpose(1, 0, 2).astype(dtype)
+    paths = [True, False] if engine._core is not None and dtype == np.float16 else [True]
+    for hardware in paths:
+        out = np.empty((P, N, 6), dtype)
+        pack_window(a, g, out, hardware=hardware)
+        assert out.tobytes() == want.tobytes(), f"hardware={hardware}"
+    with pytest.raises(ValueError, match=r"out \(P, N, 6\)"):
+        pack_window(a, g, np.empty((N, P, 6), dtype))

@@ -27,6 +27,7 @@ from .. import __version__
 from ..bodies import load_body
 from ..devices import apply_device, mix
 from ..devices.params import as_params
+from .. import engine
 from ..engine import skinned_imu
 from ..motion.resample import resample
 from ..motion.retarget import retarget
@@ -284,16 +285,34 @@ def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
             acc, gyr = (rd.accel[:N], rd.gyro[:N])
             if backend == "cuda":
                 acc, gyr = acc.cpu().numpy(), gyr.cpu().numpy()
-            # cast while contiguous (numpy's fast path), then transpose into (P, N, 6): same bytes
-            dst = out["imu"][i].transpose(1, 0, 2)
-            dst[..., :3] = acc.astype(out["imu"].dtype, copy=False)
-            dst[..., 3:] = gyr.astype(out["imu"].dtype, copy=False)
+            pack_window(acc, gyr, out["imu"][i])
             out["sequence"][i] = s
             out["start_s"][i] = start / rate
             out["seed"][i] = seed
             out["device"][i] = which
             out["text"].append(_texts(seq, start, N, rate))
     return out
+
+
+def pack_window(accel, gyro, out: np.ndarray, *, hardware: bool = True) -> None:
+    """accel, gyro (N, P, 3) float32 into out (P, N, 6), the store's window layout, as float16
+    (IEEE round to nearest even, numpy's astype) or float32. In C++ (csrc/pack.cpp: one pass,
+    all cores, no GIL, F16C where the CPU has it; `hardware=False` forces its portable cast)
+    when the extension is built, else numpy; the bytes are the same."""
+    accel, gyro = np.ascontiguousarray(accel, np.float32), np.ascontiguousarray(gyro, np.float32)
+    N, P = accel.shape[:2]
+    if accel.shape != (N, P, 3) or gyro.shape != accel.shape or out.shape != (P, N, 6):
+        raise ValueError(f"pack_window: expected accel and gyro (N, P, 3) and out (P, N, 6), got "
+                         f"{accel.shape}, {gyro.shape}, {out.shape}")
+    if out.dtype not in (np.float16, np.float32):
+        raise ValueError(f"pack_window: out must be float16 or float32, got {out.dtype}")
+    if engine._core is not None and out.flags.c_contiguous:
+        engine._core.pack_imu(accel.ctypes.data, gyro.ctypes.data, N, P, out.ctypes.data, out.dtype.name, hardware)
+        return
+    # cast while contiguous (numpy's fast path), then transpose into (P, N, 6)
+    dst = out.transpose(1, 0, 2)
+    dst[..., :3] = accel.astype(out.dtype, copy=False)
+    dst[..., 3:] = gyro.astype(out.dtype, copy=False)
 
 
 # ---- running -------------------------------------------------------------------------------------
