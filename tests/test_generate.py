@@ -290,3 +290,16 @@ def test_pack_window_gives_numpys_bytes(dtype):
         assert out.tobytes() == want.tobytes(), f"hardware={hardware}"
     with pytest.raises(ValueError, match=r"out \(P, N, 6\)"):
         pack_window(a, g, np.empty((N, P, 6), dtype))
+
+
+def test_generate_keeps_freed_memory_on_glibc():
+    """The heap settings generate relies on are accepted (mallopt returns 1 for each; a value
+    past glibc's limits would return 0)."""
+    import platform
+    import sys
+
+    from anymo_sim._memory import keep_freed_memory
+
+    if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
+        pytest.skip("glibc only")
+    assert keep_freed_memory() is True

@@ -28,6 +28,7 @@ from ..bodies import load_body
 from ..devices import apply_device, mix
 from ..devices.params import as_params
 from .. import engine
+from .._memory import keep_freed_memory
 from ..engine import skinned_imu
 from ..motion.resample import resample
 from ..motion.retarget import retarget
@@ -331,6 +332,7 @@ _WORKER: dict = {}
 def _worker_init(p: Plan, backend: str, store: tuple | None):
     """Per worker process: the plan, the backend and, for Zarr, a writer of its own on the store
     (jobs are shards, so workers write them side by side; HDF5 has one writer, the parent)."""
+    keep_freed_memory()
     _WORKER.update(plan=p, backend=backend, writer=ZarrWriter(*store) if store else None)
 
 
@@ -361,9 +363,11 @@ def writer_for(p: Plan, out, fmt: str, attrs: dict | None = None, static: dict |
 
 def generate(p: Plan, out, *, fmt: str = "zarr", workers: int = 1, num_shards: int = 1, shard_index: int = 0,
              backend: str = "auto", on_progress: Callable[[Progress], None] | None = None) -> dict:
-    """Run this shard's jobs that are not done yet and write them to `out`. Returns a summary."""
+    """Run this shard's jobs that are not done yet and write them to `out`. Returns a summary.
+    Keeps freed heap memory for reuse for the rest of the process (_memory.keep_freed_memory)."""
     if workers < 1:
         raise GenerateError(f"--workers: expected a positive integer, got {workers}")
+    keep_freed_memory()
     jobs = my_jobs(p.n_jobs, num_shards, shard_index)
     attrs, static = provenance(p), static_tables(p)
     try:
