@@ -335,12 +335,12 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
   // (resampled), then its drift (state carried in BlockLanes) and outputs. The elementwise path
   // carries the drift in bias_state and a one-sample drift "chunk" of the thread's. The CPU
   // needs no pb.chunk.
-  std::vector<double> state(P * kSensors * 6, 0.0);
+  std::vector<double> state(elementwise ? P * kSensors * 6 : 0, 0.0);  // the lanes keep their own
   pb.bias_state = state.data();
   pb.drift_stride = kSampleBlock;
 #pragma omp parallel
   {
-    std::vector<double> drift(kSampleBlock * kSensors * 3, 0.0), z(kMaxLanes * 4);
+    std::vector<double> drift(elementwise ? kSampleBlock * kSensors * 3 : 0, 0.0), z(kMaxLanes * 4);
     SlotDraws draws;
     BlockFir fir;
     BlockLanes lanes;
