@@ -161,8 +161,9 @@ PYBIND11_MODULE(_core, m) {
         ImuProblem pb = from_dict(problem);
         py::gil_scoped_release release;
         if (device == "cpu") return anymo::run_cpu(pb);
+        if (device == "cpu-elementwise") return anymo::run_cpu(pb, true);  // tests: drivers.h
         if (device == "cuda") return anymo::run_cuda(pb, stream);
-        throw std::invalid_argument("device must be 'cpu' or 'cuda', got '" + device + "'");
+        throw std::invalid_argument("device must be 'cpu', 'cpu-elementwise' or 'cuda', got '" + device + "'");
       },
       py::arg("problem"), py::arg("device") = "cpu", py::arg("stream") = 0,
       "Run one IMU problem; returns the number of degenerate frames.");

@@ -39,9 +39,165 @@ void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, in
   }
 }
 
+// ---- stage 1 of the skinned path in vector lanes -----------------------------------------
+// Placements in blocks of kLanes. Each of a block's three anchor slots has its ring of faces
+// padded to the block's largest with zero-area faces (one vertex thrice), so all lanes run the
+// same face count: a zero cross product added to sums that started at +0 changes nothing. An
+// unused slot (bary 0) has weight 0, an empty ring and `unused` 1, which keeps b / nn finite
+// (0 / 1) where pose_placement skips the slot; its terms are then exact zeros.
+constexpr int kLanes = 8;
+
+struct PoseBlocks {
+  int64_t n = 0;                   // blocks
+  std::vector<int32_t> ring_rows;  // (n * 3 + 1,) CSR of (block, slot) into ring, in rows
+  std::vector<int32_t> ring;       // rows of (corner, lane): 3 * kLanes local indices
+  std::vector<int32_t> anchor;     // (n, 3, kLanes) local index of the anchor (0 if unused)
+  std::vector<double> weight;      // (n, 3, kLanes) bary (0 if unused)
+  std::vector<double> count;       // (n, 3, kLanes) faces in the unpadded ring
+  std::vector<double> unused;      // (n, 3, kLanes) 1 if unused, else 0
+  // (n, kLanes) per placement, padded past P with item 0, no yaw and no offset
+  std::vector<int32_t> ref;
+  std::vector<double> cos_yaw, sin_yaw, offset;
+};
+
+PoseBlocks pose_blocks(const ImuProblem& pb) {
+  PoseBlocks B;
+  B.n = (pb.P + kLanes - 1) / kLanes;
+  const size_t slots = (size_t)B.n * 3 * kLanes, lanes = (size_t)B.n * kLanes;
+  B.anchor.assign(slots, 0);
+  B.weight.assign(slots, 0.0);
+  B.count.assign(slots, 0.0);
+  B.unused.assign(slots, 1.0);
+  B.ring_rows.assign(B.n * 3 + 1, 0);
+  B.ref.assign(lanes, 0);
+  B.cos_yaw.assign(lanes, 1.0);
+  B.sin_yaw.assign(lanes, 0.0);
+  B.offset.assign(lanes, 0.0);
+  for (int64_t p = 0; p < pb.P; ++p) {
+    B.ref[p] = pb.ref_item[p];
+    B.cos_yaw[p] = pb.yaw_cs[p * 2];
+    B.sin_yaw[p] = pb.yaw_cs[p * 2 + 1];
+    B.offset[p] = pb.offset[p];
+  }
+  auto slot_anchor = [&](int64_t p, int i) { return p < pb.P ? pb.anchor_slot[p * 3 + i] : -1; };
+  for (int64_t b = 0; b < B.n; ++b)
+    for (int i = 0; i < 3; ++i) {
+      const int64_t s = b * 3 + i;
+      int32_t rows = 0;
+      for (int l = 0; l < kLanes; ++l) {
+        const int64_t p = b * kLanes + l;
+        const int32_t a = slot_anchor(p, i);
+        if (a < 0) continue;
+        const int32_t m = pb.adj_offsets[a + 1] - pb.adj_offsets[a];
+        B.anchor[s * kLanes + l] = pb.anchor_vertex[a];
+        B.weight[s * kLanes + l] = pb.bary[p * 3 + i];
+        B.count[s * kLanes + l] = m;
+        B.unused[s * kLanes + l] = 0.0;
+        rows = m > rows ? m : rows;
+      }
+      B.ring_rows[s + 1] = B.ring_rows[s] + rows;
+      for (int32_t r = 0; r < rows; ++r)
+        for (int c = 0; c < 3; ++c)
+          for (int l = 0; l < kLanes; ++l) {
+            const int32_t a = slot_anchor(b * kLanes + l, i);
+            const bool face = a >= 0 && r < pb.adj_offsets[a + 1] - pb.adj_offsets[a];
+            B.ring.push_back(face ? pb.adj_faces[(int64_t)(pb.adj_offsets[a] + r) * 3 + c] : B.anchor[s * kLanes + l]);
+          }
+    }
+  return B;
+}
+
+// pose_placement of block b's placements at one frame, X = the frame's skinned items (n_items, 3),
+// across placements in vector lanes: the same operations where every used slot's ring passes
+// ring_surely_regular and the surface frame needs no fallback. ok[l] = 0 where pose_placement
+// must do lane l. pos/rot lane-major: (3, kLanes) and (9, kLanes). The lane loops are marked
+// ivdep, not omp simd: GCC turns omp simd's V3 temporaries into per-lane arrays it cannot
+// fill by gathers, but vectorises the same loops as plain loops.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void pose_lanes(const ImuProblem& pb, const PoseBlocks& B, int64_t b, const double* __restrict X,
+                double* __restrict pos, double* __restrict rot, double* __restrict ok) {
+  constexpr int L = kLanes;
+  double ns[3][L], scale[L], pt[3][L], ax[3][L], sq[L], g[3][L], good[L];
+  for (int l = 0; l < L; ++l) {
+    ns[0][l] = ns[1][l] = ns[2][l] = scale[l] = pt[0][l] = pt[1][l] = pt[2][l] = 0.0;
+    good[l] = 1.0;
+  }
+  for (int i = 0; i < 3; ++i) {
+    const int64_t s = b * 3 + i;
+    for (int l = 0; l < L; ++l) ax[0][l] = ax[1][l] = ax[2][l] = sq[l] = 0.0;
+    for (int32_t r = B.ring_rows[s]; r < B.ring_rows[s + 1]; ++r) {
+      const int32_t* __restrict f = B.ring.data() + (int64_t)r * 3 * L;
+#pragma GCC ivdep
+      for (int l = 0; l < L; ++l) {  // face_cross
+        const int64_t i0 = (int64_t)f[l] * 3, i1 = (int64_t)f[L + l] * 3, i2 = (int64_t)f[2 * L + l] * 3;
+        const V3 x0 = {X[i0], X[i0 + 1], X[i0 + 2]};
+        const V3 c = cross(V3{X[i1], X[i1 + 1], X[i1 + 2]} - x0, V3{X[i2], X[i2 + 1], X[i2 + 2]} - x0);
+        ax[0][l] = ax[0][l] + c.x; ax[1][l] = ax[1][l] + c.y; ax[2][l] = ax[2][l] + c.z;
+        sq[l] += dot(c, c);
+      }
+    }
+    const int32_t* __restrict anchor = B.anchor.data() + s * L;
+    const double* __restrict w = B.weight.data() + s * L;
+    const double* __restrict count = B.count.data() + s * L;
+    const double* __restrict unused = B.unused.data() + s * L;
+#pragma GCC ivdep
+    for (int l = 0; l < L; ++l) {
+      const int64_t ia = (int64_t)anchor[l] * 3;
+      g[0][l] = X[ia]; g[1][l] = X[ia + 1]; g[2][l] = X[ia + 2];
+    }
+#pragma GCC ivdep
+    for (int l = 0; l < L; ++l) {
+      const V3 na = {ax[0][l], ax[1][l], ax[2][l]};
+      const double nn = norm(na);
+      good[l] = ring_surely_regular(nn, count[l], sq[l]) | (unused[l] != 0.0) ? good[l] : 0.0;
+      const V3 n = V3{ns[0][l], ns[1][l], ns[2][l]} + (w[l] / (nn + unused[l])) * na;
+      const V3 p = V3{pt[0][l], pt[1][l], pt[2][l]} + w[l] * V3{g[0][l], g[1][l], g[2][l]};
+      ns[0][l] = n.x; ns[1][l] = n.y; ns[2][l] = n.z;
+      pt[0][l] = p.x; pt[1][l] = p.y; pt[2][l] = p.z;
+      scale[l] += w[l];
+    }
+  }
+  // the tangent reference: a vertex relative to the point, or a direction as it is
+  const int32_t* __restrict ref = B.ref.data() + b * L;
+  if (pb.ref_is_direction) {
+#pragma GCC ivdep
+    for (int l = 0; l < L; ++l) {
+      const int64_t ir = (int64_t)ref[l] * 3;
+      g[0][l] = X[ir]; g[1][l] = X[ir + 1]; g[2][l] = X[ir + 2];
+    }
+  } else {
+#pragma GCC ivdep
+    for (int l = 0; l < L; ++l) {
+      const int64_t ir = (int64_t)ref[l] * 3;
+      g[0][l] = X[ir] - pt[0][l]; g[1][l] = X[ir + 1] - pt[1][l]; g[2][l] = X[ir + 2] - pt[2][l];
+    }
+  }
+  const double* __restrict cos_yaw = B.cos_yaw.data() + b * L;
+  const double* __restrict sin_yaw = B.sin_yaw.data() + b * L;
+  const double* __restrict offset = B.offset.data() + b * L;
+#pragma GCC ivdep
+  for (int l = 0; l < L; ++l) {  // surface_frame without its fallbacks
+    const V3 n_sum = {ns[0][l], ns[1][l], ns[2][l]}, ref_v = {g[0][l], g[1][l], g[2][l]};
+    const double nn = norm(n_sum);
+    const V3 n = (1.0 / nn) * n_sum;
+    const V3 t = ref_v - dot(ref_v, n) * n;
+    const double tn = norm(t);
+    M3 R;
+    frame_from_tangent(n, t, tn, cos_yaw[l], sin_yaw[l], R);
+    ok[l] = normal_regular(nn, scale[l]) & tangent_regular(tn, ref_v) ? good[l] : 0.0;
+    const V3 sp = V3{pt[0][l], pt[1][l], pt[2][l]} + offset[l] * col(R, 2);
+    pos[l] = sp.x; pos[L + l] = sp.y; pos[2 * L + l] = sp.z;
+    rot[l] = R.m[0]; rot[L + l] = R.m[1]; rot[2 * L + l] = R.m[2];
+    rot[3 * L + l] = R.m[3]; rot[4 * L + l] = R.m[4]; rot[5 * L + l] = R.m[5];
+    rot[6 * L + l] = R.m[6]; rot[7 * L + l] = R.m[7]; rot[8 * L + l] = R.m[8];
+  }
+}
+
 }  // namespace
 
-int64_t run_cpu(ImuProblem pb) {
+int64_t run_cpu(ImuProblem pb, bool elementwise) {
   const int64_t H = lowpass_half_width(pb);
   std::vector<double> taps(2 * H + 1);
   lowpass_taps(pb, H, taps.data());
@@ -56,18 +212,22 @@ int64_t run_cpu(ImuProblem pb) {
   std::vector<double>& raw = kept_raw;
   int64_t degenerate = 0;
   const int64_t P = pb.P;
+  PoseBlocks blocks;  // built at the first skinned chunk
   for (int64_t c0 = 0; c0 < pb.T; c0 += pb.chunk) {
     const ChunkPlan c = plan_chunk(pb, c0);
     const int64_t ns = c.s1 - c.s0;
     pos.resize(ns * P * 3);
     rot.resize(ns * P * 9);
     if (pb.skinned) {
+      if (blocks.n == 0 && P > 0) blocks = pose_blocks(pb);
       // Frame by frame per thread, in a one-frame scratch of the thread's: a frame's skinned
       // items are still in cache when its placements read them (their 1-rings are scattered
       // over the items), and never go out to memory.
 #pragma omp parallel reduction(+ : degenerate)
       {
         std::vector<double> frame(pb.n_items * 3);
+        double lane_pos[kLanes * 3], lane_rot[kLanes * 9];
+        double lane_ok[kLanes];
 #pragma omp for schedule(static)
         for (int64_t t = c.s0; t < c.s1; ++t) {
           for (int64_t u = 0; u < pb.n_items; ++u) {
@@ -77,7 +237,24 @@ int64_t run_cpu(ImuProblem pb) {
           const ScratchPositions X{frame.data(), pb.n_items, t};
           const int64_t i0 = (t - c.s0) * P;
           int64_t d = 0;
-          for (int64_t p = 0; p < P; ++p) d += pose_placement(pb, X, t, p, pos.data() + (i0 + p) * 3, rot.data() + (i0 + p) * 9);
+          for (int64_t b = 0; b < blocks.n; ++b) {
+            const int64_t p0 = b * kLanes, nl = P - p0 < kLanes ? P - p0 : kLanes;
+            if (elementwise) {
+              for (int l = 0; l < kLanes; ++l) lane_ok[l] = 0.0;
+            } else {
+              pose_lanes(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
+            }
+            for (int64_t l = 0; l < nl; ++l) {
+              double* po = pos.data() + (i0 + p0 + l) * 3;
+              double* ro = rot.data() + (i0 + p0 + l) * 9;
+              if (lane_ok[l] == 0.0) {
+                d += pose_placement(pb, X, t, p0 + l, po, ro);
+                continue;
+              }
+              for (int j = 0; j < 3; ++j) po[j] = lane_pos[j * kLanes + l];
+              for (int j = 0; j < 9; ++j) ro[j] = lane_rot[j * kLanes + l];
+            }
+          }
           if (t >= c.c0 && t < c.c1) degenerate += d;  // halo frames are counted by their own chunk
         }
       }
@@ -96,7 +273,7 @@ int64_t run_cpu(ImuProblem pb) {
         std::vector<uint8_t> ok(P);
 #pragma omp for schedule(static)
         for (int64_t t = c.c0; t < c.c1; ++t) {
-          const bool interior = t > 0 && t < pb.T - 1;
+          const bool interior = t > 0 && t < pb.T - 1 && !elementwise;
           if (interior) interior_frame(pb, ps, rs, c.s0, t, ok.data());
           for (int64_t p = 0; p < P; ++p) {
             if (interior && ok[p]) {  // readings written by interior_frame

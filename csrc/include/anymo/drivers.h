@@ -20,7 +20,10 @@ inline void release_if_large(std::vector<double>& v) {
 }
 
 // Runs on host memory with OpenMP threads. Returns the number of degenerate frames.
-int64_t run_cpu(ImuProblem pb);
+// `elementwise`: only the per-element stage calls the CUDA kernels make (pose_placement,
+// imu_sample), none of the CPU's vector-lane paths (pose_lanes, interior_frame); the tests
+// check both give the same bytes.
+int64_t run_cpu(ImuProblem pb, bool elementwise = false);
 
 // True when this build has the CUDA driver.
 bool cuda_compiled();

@@ -120,6 +120,23 @@ AM_HD V3 so3_log(const M3& R) {
 // sum of the lengths of its terms): docs/engine.md, "Degenerate cases".
 constexpr double kDegenerateRtol = 1e-12;
 
+// surface_frame's two regularity tests, without roots: the normal sum's length nn against
+// rtol times its scale, and the tangent's squared length against rtol^2 |ref|^2.
+AM_HD bool normal_regular(double nn, double n_scale) { return nn > kDegenerateRtol * n_scale; }
+AM_HD bool tangent_regular(double tn, V3 ref) {
+  return tn * tn > kDegenerateRtol * kDegenerateRtol * dot(ref, ref);
+}
+
+// The rotation from the unit normal n and a tangent t of length tn > 0 turned by the yaw.
+AM_HD_FLAT void frame_from_tangent(V3 n, V3 t, double tn, double cos_yaw, double sin_yaw, M3& R) {
+  const V3 x0 = (1.0 / tn) * t;
+  const V3 x = cos_yaw * x0 + sin_yaw * cross(n, x0);
+  const V3 y = cross(n, x);
+  R.m[0] = x.x; R.m[1] = y.x; R.m[2] = n.x;
+  R.m[3] = x.y; R.m[4] = y.y; R.m[5] = n.y;
+  R.m[6] = x.z; R.m[7] = y.z; R.m[8] = n.z;
+}
+
 // Surface frame (docs/engine.md, steps 5-6): z = n, x = the reference projected onto the
 // tangent plane and turned by the yaw, y = z x x. n_scale = the sum of the blend weights of
 // n_sum's unit terms. Returns 1 when a fallback was needed.
@@ -127,7 +144,7 @@ AM_HD int surface_frame(V3 n_sum, double n_scale, V3 ref, double cos_yaw, double
   int degenerate = 0;
   double nn = norm(n_sum);
   V3 n;
-  if (!(nn > kDegenerateRtol * n_scale)) {
+  if (!normal_regular(nn, n_scale)) {
     n = {0.0, 0.0, 1.0};
     degenerate = 1;
   } else {
@@ -135,7 +152,7 @@ AM_HD int surface_frame(V3 n_sum, double n_scale, V3 ref, double cos_yaw, double
   }
   V3 t = ref - dot(ref, n) * n;
   double tn = norm(t);
-  if (!(tn * tn > kDegenerateRtol * kDegenerateRtol * dot(ref, ref))) {  // tn > rtol |ref|, no root
+  if (!tangent_regular(tn, ref)) {
     // the world axis least aligned with n gives a well-defined perpendicular
     const double ax = fabs(n.x), ay = fabs(n.y), az = fabs(n.z);
     V3 e = (ax <= ay && ax <= az) ? V3{1, 0, 0} : (ay <= az ? V3{0, 1, 0} : V3{0, 0, 1});
@@ -143,12 +160,7 @@ AM_HD int surface_frame(V3 n_sum, double n_scale, V3 ref, double cos_yaw, double
     tn = norm(t);
     degenerate = 1;
   }
-  const V3 x0 = (1.0 / tn) * t;
-  const V3 x = cos_yaw * x0 + sin_yaw * cross(n, x0);
-  const V3 y = cross(n, x);
-  R.m[0] = x.x; R.m[1] = y.x; R.m[2] = n.x;
-  R.m[3] = x.y; R.m[4] = y.y; R.m[5] = n.y;
-  R.m[6] = x.z; R.m[7] = y.z; R.m[8] = n.z;
+  frame_from_tangent(n, t, tn, cos_yaw, sin_yaw, R);
   return degenerate;
 }
 

@@ -129,6 +129,13 @@ AM_HD V3 face_cross(const ImuProblem& pb, const Positions& X, int64_t t, int32_t
   return cross(X(t, f[1]) - x0, X(t, f[2]) - x0);
 }
 
+// An anchor's ring of `count` faces whose cross products c sum to length nn is degenerate when
+// nn <= rtol * (sum of |c|). That sum is at most sqrt(count * squares), squares = sum of |c|^2
+// (Cauchy-Schwarz): true here means regular without taking the terms' roots.
+AM_HD bool ring_surely_regular(double nn, double count, double squares) {
+  return nn * nn > 1.000001 * kDegenerateRtol * kDegenerateRtol * count * squares;
+}
+
 // ---- stage 1: sensor position and world-from-sensor rotation of placement p at frame t ----
 // Returns 1 if a degenerate fallback was used.
 template <class Positions>
@@ -151,9 +158,7 @@ AM_HD int pose_placement(const ImuProblem& pb, const Positions& X, int64_t t, in
       squares += dot(c, c);
     }
     const double nn = norm(na);
-    // Degenerate when nn <= rtol * (sum of |c|). That sum is at most sqrt(count * squares)
-    // (Cauchy-Schwarz), so the terms' roots are taken only when nn is near that bound.
-    bool regular = nn * nn > 1.000001 * kDegenerateRtol * kDegenerateRtol * (double)(m1 - m0) * squares;
+    bool regular = ring_surely_regular(nn, (double)(m1 - m0), squares);
     if (!regular) {
       double scale = 0.0;
       for (int32_t m = m0; m < m1; ++m) scale += norm(face_cross(pb, X, t, m));
