@@ -47,6 +47,13 @@ void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, in
 // (0 / 1) where pose_placement skips the slot; its terms are then exact zeros.
 constexpr int kLanes = 8;
 
+// c ? a : b by bit masks: a select GCC cannot turn back into a branch (which it then does not
+// vectorise without AVX-512 masks).
+inline double pick(bool c, double a, double b) {
+  const uint64_t m = 0 - (uint64_t)c;
+  return __builtin_bit_cast(double, (__builtin_bit_cast(uint64_t, a) & m) | (__builtin_bit_cast(uint64_t, b) & ~m));
+}
+
 struct PoseBlocks {
   int64_t n = 0;                   // blocks
   std::vector<int32_t> ring_rows;  // (n * 3 + 1,) CSR of (block, slot) into ring, in rows
@@ -119,14 +126,11 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 void pose_lanes(const ImuProblem& pb, const PoseBlocks& B, int64_t b, const double* __restrict X,
                 double* __restrict pos, double* __restrict rot, double* __restrict ok) {
   constexpr int L = kLanes;
-  double ns[3][L], scale[L], pt[3][L], ax[3][L], sq[L], g[3][L], good[L];
-  for (int l = 0; l < L; ++l) {
-    ns[0][l] = ns[1][l] = ns[2][l] = scale[l] = pt[0][l] = pt[1][l] = pt[2][l] = 0.0;
-    good[l] = 1.0;
-  }
+  // per slot: the sum of the ring's cross products and of their squares
+  double ax[3][3][L], sq[3][L];
   for (int i = 0; i < 3; ++i) {
     const int64_t s = b * 3 + i;
-    for (int l = 0; l < L; ++l) ax[0][l] = ax[1][l] = ax[2][l] = sq[l] = 0.0;
+    for (int l = 0; l < L; ++l) ax[i][0][l] = ax[i][1][l] = ax[i][2][l] = sq[i][l] = 0.0;
     for (int32_t r = B.ring_rows[s]; r < B.ring_rows[s + 1]; ++r) {
       const int32_t* __restrict f = B.ring.data() + (int64_t)r * 3 * L;
 #pragma GCC ivdep
@@ -134,60 +138,48 @@ void pose_lanes(const ImuProblem& pb, const PoseBlocks& B, int64_t b, const doub
         const int64_t i0 = (int64_t)f[l] * 3, i1 = (int64_t)f[L + l] * 3, i2 = (int64_t)f[2 * L + l] * 3;
         const V3 x0 = {X[i0], X[i0 + 1], X[i0 + 2]};
         const V3 c = cross(V3{X[i1], X[i1 + 1], X[i1 + 2]} - x0, V3{X[i2], X[i2 + 1], X[i2 + 2]} - x0);
-        ax[0][l] = ax[0][l] + c.x; ax[1][l] = ax[1][l] + c.y; ax[2][l] = ax[2][l] + c.z;
-        sq[l] += dot(c, c);
+        ax[i][0][l] = ax[i][0][l] + c.x; ax[i][1][l] = ax[i][1][l] + c.y; ax[i][2][l] = ax[i][2][l] + c.z;
+        sq[i][l] += dot(c, c);
       }
     }
-    const int32_t* __restrict anchor = B.anchor.data() + s * L;
-    const double* __restrict w = B.weight.data() + s * L;
-    const double* __restrict count = B.count.data() + s * L;
-    const double* __restrict unused = B.unused.data() + s * L;
-#pragma GCC ivdep
-    for (int l = 0; l < L; ++l) {
-      const int64_t ia = (int64_t)anchor[l] * 3;
-      g[0][l] = X[ia]; g[1][l] = X[ia + 1]; g[2][l] = X[ia + 2];
-    }
-#pragma GCC ivdep
-    for (int l = 0; l < L; ++l) {
-      const V3 na = {ax[0][l], ax[1][l], ax[2][l]};
-      const double nn = norm(na);
-      good[l] = ring_surely_regular(nn, count[l], sq[l]) | (unused[l] != 0.0) ? good[l] : 0.0;
-      const V3 n = V3{ns[0][l], ns[1][l], ns[2][l]} + (w[l] / (nn + unused[l])) * na;
-      const V3 p = V3{pt[0][l], pt[1][l], pt[2][l]} + w[l] * V3{g[0][l], g[1][l], g[2][l]};
-      ns[0][l] = n.x; ns[1][l] = n.y; ns[2][l] = n.z;
-      pt[0][l] = p.x; pt[1][l] = p.y; pt[2][l] = p.z;
-      scale[l] += w[l];
-    }
   }
-  // the tangent reference: a vertex relative to the point, or a direction as it is
-  const int32_t* __restrict ref = B.ref.data() + b * L;
-  if (pb.ref_is_direction) {
-#pragma GCC ivdep
-    for (int l = 0; l < L; ++l) {
-      const int64_t ir = (int64_t)ref[l] * 3;
-      g[0][l] = X[ir]; g[1][l] = X[ir + 1]; g[2][l] = X[ir + 2];
-    }
-  } else {
-#pragma GCC ivdep
-    for (int l = 0; l < L; ++l) {
-      const int64_t ir = (int64_t)ref[l] * 3;
-      g[0][l] = X[ir] - pt[0][l]; g[1][l] = X[ir + 1] - pt[1][l]; g[2][l] = X[ir + 2] - pt[2][l];
-    }
-  }
+  const int32_t* __restrict anchor = B.anchor.data() + b * 3 * L;
+  const int32_t* __restrict ref_item = B.ref.data() + b * L;
+  const double* __restrict w = B.weight.data() + b * 3 * L;
+  const double* __restrict count = B.count.data() + b * 3 * L;
+  const double* __restrict unused = B.unused.data() + b * 3 * L;
   const double* __restrict cos_yaw = B.cos_yaw.data() + b * L;
   const double* __restrict sin_yaw = B.sin_yaw.data() + b * L;
   const double* __restrict offset = B.offset.data() + b * L;
+  const bool direction = pb.ref_is_direction != 0;
 #pragma GCC ivdep
-  for (int l = 0; l < L; ++l) {  // surface_frame without its fallbacks
-    const V3 n_sum = {ns[0][l], ns[1][l], ns[2][l]}, ref_v = {g[0][l], g[1][l], g[2][l]};
+  for (int l = 0; l < L; ++l) {
+    V3 n_sum = {0.0, 0.0, 0.0}, point = {0.0, 0.0, 0.0};
+    double n_scale = 0.0;
+    bool regular = true;
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; ++i) {  // the anchors' normals and the blended point
+      const V3 na = {ax[i][0][l], ax[i][1][l], ax[i][2][l]};
+      const double nn = norm(na), bw = w[i * L + l], u = unused[i * L + l];
+      regular &= ring_surely_regular(nn, count[i * L + l], sq[i][l]) | (u != 0.0);
+      n_sum = n_sum + (bw / (nn + u)) * na;
+      n_scale += bw;
+      const int64_t ia = (int64_t)anchor[i * L + l] * 3;
+      point = point + bw * V3{X[ia], X[ia + 1], X[ia + 2]};
+    }
+    // surface_frame without its fallbacks; the reference is a vertex relative to the point or
+    // a direction as it is
+    const int64_t ir = (int64_t)ref_item[l] * 3;
+    const V3 rv = {X[ir], X[ir + 1], X[ir + 2]}, rp = rv - point;
+    const V3 r = {pick(direction, rv.x, rp.x), pick(direction, rv.y, rp.y), pick(direction, rv.z, rp.z)};
     const double nn = norm(n_sum);
     const V3 n = (1.0 / nn) * n_sum;
-    const V3 t = ref_v - dot(ref_v, n) * n;
+    const V3 t = r - dot(r, n) * n;
     const double tn = norm(t);
     M3 R;
     frame_from_tangent(n, t, tn, cos_yaw[l], sin_yaw[l], R);
-    ok[l] = normal_regular(nn, scale[l]) & tangent_regular(tn, ref_v) ? good[l] : 0.0;
-    const V3 sp = V3{pt[0][l], pt[1][l], pt[2][l]} + offset[l] * col(R, 2);
+    ok[l] = pick(regular & normal_regular(nn, n_scale) & tangent_regular(tn, r), 1.0, 0.0);
+    const V3 sp = point + offset[l] * col(R, 2);
     pos[l] = sp.x; pos[L + l] = sp.y; pos[2 * L + l] = sp.z;
     rot[l] = R.m[0]; rot[L + l] = R.m[1]; rot[2 * L + l] = R.m[2];
     rot[3 * L + l] = R.m[3]; rot[4 * L + l] = R.m[4]; rot[5 * L + l] = R.m[5];

@@ -71,6 +71,56 @@ def test_skinned_kernel_matches_reference(rng, backend, lowpass_hz):
             assert rel_err(getattr(out, k), getattr(ref, k)) < 1e-6, k
 
 
+def _skinned_runs(monkeypatch, args, **kw):
+    """skinned_imu on the CPU driver's vector lanes, then with only the per-element calls CUDA
+    makes ('cpu-elementwise'), warnings silenced (degenerate frames are counted in the result)."""
+    from anymo_sim import engine
+
+    run = engine._core.run
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lanes = anymo_sim.skinned_imu(*args, backend="cpu", **kw)
+        with monkeypatch.context() as m:
+            m.setattr(engine._core, "run", lambda pb, device, stream: run(pb, device + "-elementwise", stream))
+            elementwise = anymo_sim.skinned_imu(*args, backend="cpu", **kw)
+    return lanes, elementwise
+
+
+@pytest.mark.skipif("cpu" not in KERNELS, reason="extension not built")
+@pytest.mark.parametrize("lowpass_hz", [None, 25.0])
+def test_cpu_vector_paths_equal_the_per_element_code(rng, monkeypatch, lowpass_hz):
+    """The CPU poses 8 placements at a time in vector lanes (pose_lanes) and takes the readings of
+    interior frames across placements (interior_frame); CUDA calls pose_placement and
+    imu_sample per element. Both must give the same bytes and the same degenerate count: 211
+    placements (vertices and face points: 1 and 3 anchors, rings of different sizes, a partial
+    last block) on a moving tube whose joints 2-5 collapse to a point from frame 40 on (the
+    rings' fallback), then standing still with some tangents along the normal (the frame's
+    fallback). Outputs are float32: a one-ulp float64 difference (a division for a reciprocal
+    multiply) seldom survives the cast, so this catches wrong terms and wrong fallback choices,
+    not every reordering."""
+    body = syn.skinned_tube(n_joints=8, rings=40, segments=16)
+    rest, F = body["rest_vertices"], body["faces"]
+    moving = syn.tube_motion(body, 90, 120.0, seed=int(rng.integers(1 << 30)))
+    moving[40:, 2:6, :3, :3] = 0.0  # joints 2-5 go to one point: faces only on them collapse
+    moving[40:, 2:6, :3, 3] = moving[40:, 2:3, :3, 3]
+    still = np.broadcast_to(np.eye(4), (12, 8, 4, 4))
+    pl = random_placements(rng, len(rest), len(F), 150, 61)
+    from anymo_sim import topology
+
+    anchors = np.concatenate([np.repeat(pl["vertex_ids"][:, None], 3, 1), F[pl["face_ids"]]])
+    bary = np.concatenate([np.tile([1.0, 0.0, 0.0], (150, 1)), pl["barycentric"]])
+    _, normal = topology.placement_points(rest, F, anchors, bary)
+    tangents = rng.normal(size=(211, 3))
+    tangents[::7] = normal[::7]  # standing still, these have no tangent part
+    for A in (moving, still):
+        args = (rest, F, body["skin_joints"], body["skin_weights"], A, 120.0)
+        lanes, elementwise = _skinned_runs(monkeypatch, args, lowpass_hz=lowpass_hz, rest_tangents=tangents, **pl)
+        assert lanes.degenerate == elementwise.degenerate > 0
+        for k in FIELDS:
+            assert getattr(lanes, k).tobytes() == getattr(elementwise, k).tobytes(), k
+    assert np.isfinite(lanes.accel).all()
+
+
 @pytest.mark.parametrize("backend", KERNELS)
 def test_skinned_equals_surface_on_the_skinned_mesh(rng, backend):
     """Skinning only the needed vertices gives what skinning the whole mesh gives, when the
