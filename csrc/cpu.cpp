@@ -1,4 +1,5 @@
 // CPU driver: OpenMP loops over (frame, element) for each stage of each chunk.
+#include <algorithm>
 #include <vector>
 
 #include "anymo/drivers.h"
@@ -36,6 +37,108 @@ void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, in
     ok[p] = imu_sample_interior(pb, ps, rs, s0, t, p, f, w);
     fa[p * 3] = (float)f.x; fa[p * 3 + 1] = (float)f.y; fa[p * 3 + 2] = (float)f.z;
     wa[p * 3] = (float)w.x; wa[p * 3 + 1] = (float)w.y; wa[p * 3 + 2] = (float)w.z;
+  }
+}
+
+// ---- stage 0 in vector lanes: skinning by groups of items with the same joints -----------
+// skin_item blends the matrices of an item's nonzero weights in column order. Items whose
+// nonzero columns name the same joints form a group: its lanes share the group's matrices
+// (no gathers) and add exactly the terms skin_item adds, in the same order. Groups of more
+// than kMaxTerms terms are left to skin_item.
+constexpr int kMaxTerms = 4;
+
+struct SkinGroups {
+  std::vector<int32_t> begin;   // (G + 1,) into the group-ordered arrays
+  std::vector<int32_t> item;    // item of each group-ordered entry
+  std::vector<int32_t> terms;   // (G,) nonzero weights of the group's items
+  std::vector<int32_t> joints;  // (G, K) their joints, in column order
+  std::vector<double> weight;   // (K, n_items) group-ordered, the nonzero weights in column order
+  std::vector<double> rest;     // (4, n_items) group-ordered: rest x, y, z and hom
+};
+
+SkinGroups skin_groups(const ImuProblem& pb) {
+  const int64_t n = pb.n_items, K = pb.K;
+  auto key = [&](int64_t u) {  // the joints of the nonzero columns, -1 for the others
+    std::vector<int32_t> k(K);
+    for (int64_t c = 0; c < K; ++c) k[c] = pb.item_weights[u * K + c] != 0.0 ? pb.item_joints[u * K + c] : -1;
+    return k;
+  };
+  std::vector<int32_t> order(n);
+  for (int64_t u = 0; u < n; ++u) order[u] = (int32_t)u;
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return key(a) < key(b); });
+  SkinGroups G;
+  G.item = order;
+  G.weight.assign((size_t)K * n, 0.0);
+  G.rest.assign((size_t)4 * n, 0.0);
+  std::vector<int32_t> prev;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t u = order[i];
+    const std::vector<int32_t> k = key(u);
+    if (i == 0 || k != prev) {
+      G.begin.push_back((int32_t)i);
+      int32_t nt = 0;
+      for (int64_t c = 0; c < K; ++c)
+        if (k[c] >= 0) G.joints.push_back(k[c]), ++nt;
+      G.joints.resize(G.joints.size() + (K - nt), 0);  // K per group
+      G.terms.push_back(nt);
+      prev = k;
+    }
+    for (int64_t c = 0, j = 0; c < K; ++c)
+      if (k[c] >= 0) G.weight[(j++) * n + i] = pb.item_weights[u * K + c];
+    for (int c = 0; c < 3; ++c) G.rest[c * n + i] = pb.item_rest[u * 3 + c];
+    G.rest[3 * n + i] = pb.item_hom[u];
+  }
+  G.begin.push_back((int32_t)n);
+  return G;
+}
+
+// skin_item of group g's items at frame t, NT terms each, into xs (3, n_items) group-ordered.
+template <int NT>
+inline __attribute__((always_inline)) void skin_lanes(const ImuProblem& pb, const SkinGroups& G, int64_t g, int64_t t,
+                                                      double* __restrict xs) {
+  const int64_t n = pb.n_items;
+  double A[NT][12];
+  for (int k = 0; k < NT; ++k)
+    for (int i = 0; i < 12; ++i) A[k][i] = pb.transforms[(t * pb.J + G.joints[g * pb.K + k]) * 12 + i];
+  const double* __restrict w = G.weight.data();
+  const double* __restrict r = G.rest.data();
+#pragma GCC ivdep
+  for (int64_t i = G.begin[g]; i < G.begin[g + 1]; ++i) {
+    double M[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+#pragma GCC unroll 4
+    for (int k = 0; k < NT; ++k) {
+      const double wk = w[k * n + i];
+#pragma GCC unroll 12
+      for (int j = 0; j < 12; ++j) M[j] += wk * A[k][j];
+    }
+    const double x = r[i], y = r[n + i], z = r[2 * n + i], h = r[3 * n + i];
+    xs[i] = M[0] * x + M[1] * y + M[2] * z + h * M[3];
+    xs[n + i] = M[4] * x + M[5] * y + M[6] * z + h * M[7];
+    xs[2 * n + i] = M[8] * x + M[9] * y + M[10] * z + h * M[11];
+  }
+}
+
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void skin_frame(const ImuProblem& pb, const SkinGroups& G, int64_t t, double* xs, double* frame) {
+  const int64_t n = pb.n_items;
+  for (int64_t g = 0; g + 1 < (int64_t)G.begin.size(); ++g) {
+    switch (G.terms[g]) {
+      case 1: skin_lanes<1>(pb, G, g, t, xs); break;
+      case 2: skin_lanes<2>(pb, G, g, t, xs); break;
+      case 3: skin_lanes<3>(pb, G, g, t, xs); break;
+      case 4: skin_lanes<4>(pb, G, g, t, xs); break;
+      default:
+        for (int64_t i = G.begin[g]; i < G.begin[g + 1]; ++i) {
+          const V3 x = skin_item(pb, t, G.item[i]);
+          xs[i] = x.x; xs[n + i] = x.y; xs[2 * n + i] = x.z;
+        }
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {  // into item order, (n_items, 3)
+    double* q = frame + (int64_t)G.item[i] * 3;
+    q[0] = xs[i]; q[1] = xs[n + i]; q[2] = xs[2 * n + i];
   }
 }
 
@@ -205,6 +308,7 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
   int64_t degenerate = 0;
   const int64_t P = pb.P;
   PoseBlocks blocks;  // built at the first skinned chunk
+  SkinGroups groups;
   for (int64_t c0 = 0; c0 < pb.T; c0 += pb.chunk) {
     const ChunkPlan c = plan_chunk(pb, c0);
     const int64_t ns = c.s1 - c.s0;
@@ -212,19 +316,24 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
     rot.resize(ns * P * 9);
     if (pb.skinned) {
       if (blocks.n == 0 && P > 0) blocks = pose_blocks(pb);
+      if (groups.begin.empty() && !elementwise) groups = skin_groups(pb);
       // Frame by frame per thread, in a one-frame scratch of the thread's: a frame's skinned
       // items are still in cache when its placements read them (their 1-rings are scattered
       // over the items), and never go out to memory.
 #pragma omp parallel reduction(+ : degenerate)
       {
-        std::vector<double> frame(pb.n_items * 3);
+        std::vector<double> frame(pb.n_items * 3), grouped(elementwise ? 0 : pb.n_items * 3);
         double lane_pos[kLanes * 3], lane_rot[kLanes * 9];
         double lane_ok[kLanes];
 #pragma omp for schedule(static)
         for (int64_t t = c.s0; t < c.s1; ++t) {
-          for (int64_t u = 0; u < pb.n_items; ++u) {
-            const V3 x = skin_item(pb, t, u);
-            frame[u * 3] = x.x; frame[u * 3 + 1] = x.y; frame[u * 3 + 2] = x.z;
+          if (elementwise) {
+            for (int64_t u = 0; u < pb.n_items; ++u) {
+              const V3 x = skin_item(pb, t, u);
+              frame[u * 3] = x.x; frame[u * 3 + 1] = x.y; frame[u * 3 + 2] = x.z;
+            }
+          } else {
+            skin_frame(pb, groups, t, grouped.data(), frame.data());
           }
           const ScratchPositions X{frame.data(), pb.n_items, t};
           const int64_t i0 = (t - c.s0) * P;

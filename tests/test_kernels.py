@@ -89,20 +89,21 @@ def _skinned_runs(monkeypatch, args, **kw):
 @pytest.mark.skipif("cpu" not in KERNELS, reason="extension not built")
 @pytest.mark.parametrize("lowpass_hz", [None, 25.0])
 def test_cpu_vector_paths_equal_the_per_element_code(rng, monkeypatch, lowpass_hz):
-    """The CPU poses 8 placements at a time in vector lanes (pose_lanes) and takes the readings of
-    interior frames across placements (interior_frame); CUDA calls pose_placement and
-    imu_sample per element. Both must give the same bytes and the same degenerate count: 211
+    """The CPU skins items with the same joints together (skin_frame; more than 4 terms: per
+    item), poses 8 placements at a time in vector lanes (pose_lanes) and takes the readings of
+    interior frames across placements (interior_frame); CUDA calls skin_item, pose_placement
+    and imu_sample per element. Both must give the same bytes and the same degenerate count: 211
     placements (vertices and face points: 1 and 3 anchors, rings of different sizes, a partial
-    last block) on a moving tube whose joints 2-5 collapse to a point from frame 40 on (the
+    last block) on a moving tube whose joints 1-6 collapse to a point from frame 40 on (the
     rings' fallback), then standing still with some tangents along the normal (the frame's
     fallback). Outputs are float32: a one-ulp float64 difference (a division for a reciprocal
     multiply) seldom survives the cast, so this catches wrong terms and wrong fallback choices,
     not every reordering."""
-    body = syn.skinned_tube(n_joints=8, rings=40, segments=16)
+    body = syn.skinned_tube(n_joints=8, rings=40, segments=16, influences=6)  # 3 to 6 terms
     rest, F = body["rest_vertices"], body["faces"]
     moving = syn.tube_motion(body, 90, 120.0, seed=int(rng.integers(1 << 30)))
-    moving[40:, 2:6, :3, :3] = 0.0  # joints 2-5 go to one point: faces only on them collapse
-    moving[40:, 2:6, :3, 3] = moving[40:, 2:3, :3, 3]
+    moving[40:, 1:7, :3, :3] = 0.0  # joints 1-6 go to one point: faces only on them collapse
+    moving[40:, 1:7, :3, 3] = moving[40:, 1:2, :3, 3]
     still = np.broadcast_to(np.eye(4), (12, 8, 4, 4))
     pl = random_placements(rng, len(rest), len(F), 150, 61)
     from anymo_sim import topology
