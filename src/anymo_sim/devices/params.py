@@ -8,7 +8,9 @@ may write values with units ("160 ug/sqrt(Hz)", "10 deg/h"); docs/devices.md lis
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -218,19 +220,29 @@ def load_preset(name_or_path: str | Path) -> DeviceParams:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"device preset file {str(path)!r} does not exist")
-        text, where = path.read_text(), str(path)
+        where = str(path)
+        data = _parse_yaml(path.read_text(), where)
     else:
         names = preset_names()
         if str(name_or_path) not in names:
             raise ValueError(f"unknown device preset {str(name_or_path)!r}; available: {', '.join(names)}")
-        res = _data_dir() / f"{name_or_path}.yaml"
-        text, where = res.read_text(), f"preset {name_or_path}"
+        where = f"preset {name_or_path}"
+        data = copy.deepcopy(_bundled_preset(str(name_or_path)))
+    return params_from_dict(data, where).replace(source=where)
+
+
+def _parse_yaml(text: str, where: str):
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"{where}: not valid YAML ({exc})") from None
-    params = params_from_dict(data, where)
-    return params.replace(source=where)
+
+
+@functools.lru_cache(maxsize=None)
+def _bundled_preset(name: str):
+    """The parsed YAML of a bundled preset, parsed once per process (generate loads the same
+    presets for every job; the caller gets a deep copy)."""
+    return _parse_yaml((_data_dir() / f"{name}.yaml").read_text(), f"preset {name}")
 
 
 def as_params(device) -> DeviceParams:
