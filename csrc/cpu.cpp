@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "anymo/drivers.h"
+#include "anymo/lanes.h"
 
 namespace anymo {
 
@@ -149,13 +150,6 @@ void skin_frame(const ImuProblem& pb, const SkinGroups& G, int64_t t, double* xs
 // unused slot (bary 0) has weight 0, an empty ring and `unused` 1, which keeps b / nn finite
 // (0 / 1) where pose_placement skips the slot; its terms are then exact zeros.
 constexpr int kLanes = 8;
-
-// c ? a : b by bit masks: a select GCC cannot turn back into a branch (which it then does not
-// vectorise without AVX-512 masks).
-inline double pick(bool c, double a, double b) {
-  const uint64_t m = 0 - (uint64_t)c;
-  return __builtin_bit_cast(double, (__builtin_bit_cast(uint64_t, a) & m) | (__builtin_bit_cast(uint64_t, b) & ~m));
-}
 
 struct PoseBlocks {
   int64_t n = 0;                   // blocks

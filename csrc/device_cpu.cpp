@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "anymo/drivers.h"
+#include "anymo/lanes.h"
 
 namespace anymo {
 
@@ -171,12 +172,6 @@ struct BlockFir {
     }
   }
 };
-// c ? a : b by bit masks: a select GCC cannot turn back into a branch around a division (a
-// branch it then refuses to vectorise without AVX-512 masks).
-inline double pick(bool c, double a, double b) {
-  const uint64_t m = 0 - (uint64_t)c;
-  return __builtin_bit_cast(double, (__builtin_bit_cast(uint64_t, a) & m) | (__builtin_bit_cast(uint64_t, b) & ~m));
-}
 
 // drift_step and device_output of a block of placements at once, lane-major (coefficient c of
 // lane l at [c * L + l]) so every loop over lanes vectorises: the same operations in the same
