@@ -59,30 +59,28 @@ struct SkinGroups {
 
 SkinGroups skin_groups(const ImuProblem& pb) {
   const int64_t n = pb.n_items, K = pb.K;
-  auto key = [&](int64_t u) {  // the joints of the nonzero columns, -1 for the others
-    std::vector<int32_t> k(K);
-    for (int64_t c = 0; c < K; ++c) k[c] = pb.item_weights[u * K + c] != 0.0 ? pb.item_joints[u * K + c] : -1;
-    return k;
-  };
+  std::vector<int32_t> keys(n * K);  // per item: the joints of the nonzero columns, -1 for the others
+  for (int64_t i = 0; i < n * K; ++i) keys[i] = pb.item_weights[i] != 0.0 ? pb.item_joints[i] : -1;
+  auto key = [&](int64_t u) { return keys.data() + u * K; };
   std::vector<int32_t> order(n);
   for (int64_t u = 0; u < n; ++u) order[u] = (int32_t)u;
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return key(a) < key(b); });
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return std::lexicographical_compare(key(a), key(a) + K, key(b), key(b) + K);
+  });
   SkinGroups G;
   G.item = order;
   G.weight.assign((size_t)K * n, 0.0);
   G.rest.assign((size_t)4 * n, 0.0);
-  std::vector<int32_t> prev;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t u = order[i];
-    const std::vector<int32_t> k = key(u);
-    if (i == 0 || k != prev) {
+    const int32_t* k = key(u);
+    if (i == 0 || !std::equal(k, k + K, key(order[i - 1]))) {
       G.begin.push_back((int32_t)i);
       int32_t nt = 0;
       for (int64_t c = 0; c < K; ++c)
         if (k[c] >= 0) G.joints.push_back(k[c]), ++nt;
       G.joints.resize(G.joints.size() + (K - nt), 0);  // K per group
       G.terms.push_back(nt);
-      prev = k;
     }
     for (int64_t c = 0, j = 0; c < K; ++c)
       if (k[c] >= 0) G.weight[(j++) * n + i] = pb.item_weights[u * K + c];
