@@ -180,6 +180,18 @@ PYBIND11_MODULE(_core, m) {
       py::arg("problem"), py::arg("device") = "cpu", py::arg("stream") = 0,
       "Apply one device model problem (docs/devices.md) to ideal readings.");
   m.def(
+      "device_normals",
+      [](uint64_t seed, int64_t k, int n_blocks, uintptr_t ids, uintptr_t out, const std::string& isa) {
+        // ids: 16 uint32, out: 64 n_blocks float64 (C-contiguous host arrays the caller checked)
+        if (n_blocks < 0 || n_blocks > anymo::kMaxNormals / 4)
+          throw std::invalid_argument("n_blocks must be in [0, " + std::to_string(anymo::kMaxNormals / 4) + "]");
+        return anymo::device_normals_cpu(seed, k, n_blocks, reinterpret_cast<const uint32_t*>(ids),
+                                         reinterpret_cast<double*>(out), isa.c_str());
+      },
+      py::arg("seed"), py::arg("k"), py::arg("n_blocks"), py::arg("ids"), py::arg("out"), py::arg("isa") = "",
+      "Tests: the CPU device driver's 16-lane normals by instruction set ('avx512', 'avx2', 'scalar', '' "
+      "= picked at load); False where unavailable.");
+  m.def(
       "pack_imu",
       [](uintptr_t accel, uintptr_t gyro, int64_t N, int64_t P, uintptr_t out, const std::string& dtype,
          bool hardware) {

@@ -1,10 +1,16 @@
 // CPU driver of the device model: OpenMP over blocks of placements, each block stepping through
 // time with the placements innermost so memory is read and written contiguously (the strap's
 // recursion; then, sample by sample, the random numbers, the bias drift and the samples). The
-// sample stage runs a block's placements in vector lanes (gauss4_batch, BlockFir, BlockLanes),
+// sample stage runs a block's placements in vector lanes (normal_lanes, BlockFir, BlockLanes),
 // the same operations per placement as the per-element code CUDA runs; 'elementwise' runs that
 // code here, and a test holds both to the same bytes.
+#include <string>
 #include <vector>
+
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define ANYMO_X86_LANES 1
+#endif
 
 #include "anymo/drivers.h"
 #include "anymo/lanes.h"
@@ -21,60 +27,118 @@ namespace {
 #define UNROLL
 #endif
 constexpr int64_t kBlock = 64;  // placements per block of the strap's recursion
-constexpr int64_t kSampleBlock = 16;  // placements per block of drift and samples
-constexpr int64_t kMaxLanes = kSampleBlock * kSlots;
+constexpr int64_t kSampleBlock = 16;  // placements per block of drift and samples (one 16-lane draw)
 
-// Philox blocks with their Box-Muller normals, lane i keyed by (k, id[i], stream[i]): the loop
-// of gauss4 over lanes, written so the compiler vectorises it. Cloned for AVX-512 and AVX2 and
-// picked at load time (x86-64 Linux with GCC or Clang); vector lanes round each IEEE operation
-// as the scalar code does (no FMA contraction in this file), so the bytes do not change.
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-void gauss4_batch(uint64_t seed, int64_t k, int64_t n, const uint32_t* id, const uint32_t* stream, double* z0,
-                  double* z1, double* z2, double* z3) {
-  const uint32_t k0 = (uint32_t)((uint64_t)k), k1 = (uint32_t)((uint64_t)k >> 32);
+// The normals of a block of 16 placements at sample k: Philox blocks [0, nb) of lane l keyed by
+// (k, id[l]) into z[(4 b + j) * 16 + l], normal m = 4 b + j lane-major (device.h normal_block,
+// lane by lane). Philox's 32x32 -> 64-bit products need whole-vector integer code GCC does not
+// write itself, so the x86-64 versions spell it out in intrinsics (16 lanes in AVX-512, 2 x 8 in
+// AVX2), picked at load time; Box-Muller then runs as a float loop over the lanes, the same
+// float operations as the scalar code, so every version gives the same bytes.
+using Words = uint32_t[4][16];
+
+// Box-Muller of the 16 lanes' words into rows 4 b .. 4 b + 3 of z.
+__attribute__((always_inline)) inline void box_muller_lanes(const Words& w, int b, double* z) {
+  float zf[4][16];
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const U4 b = philox4x32_10(U4{{k0, k1, id[i], stream[i]}}, (uint32_t)seed, (uint32_t)(seed >> 32));
-    box_muller(b.v[0], b.v[1], z0[i], z1[i]);
-    box_muller(b.v[2], b.v[3], z2[i], z3[i]);
+  for (int l = 0; l < 16; ++l) {
+    box_muller_f(w[0][l], w[1][l], zf[0][l], zf[1][l]);
+    box_muller_f(w[2][l], w[3][l], zf[2][l], zf[3][l]);
+  }
+  for (int j = 0; j < 4; ++j)
+#pragma omp simd
+    for (int l = 0; l < 16; ++l) z[(4 * b + j) * 16 + l] = (double)zf[j][l];
+}
+
+void normal_lanes_scalar(uint64_t seed, int64_t k, int nb, const uint32_t* id, double* z) {
+  for (int b = 0; b < nb; ++b)
+    for (int l = 0; l < 16; ++l) {
+      float zf[4];
+      normal_block(seed, id[l], k, (uint32_t)b, zf);
+      for (int j = 0; j < 4; ++j) z[(4 * b + j) * 16 + l] = (double)zf[j];
+    }
+}
+
+#ifdef ANYMO_X86_LANES
+// Philox rounds on vectors V of 32-bit lanes: mullo gives the low words of the products; the
+// high words come from the 32 x 32 -> 64 multiply of the even lanes and of the odd lanes shifted
+// down, blended back (odd lanes keep the upper half of their product in place).
+#define ANYMO_PHILOX_ROUNDS(V, set1, mullo, mul64, srli64, blend_hi, xor_)                    \
+  {                                                                                              \
+    const V m0 = set1((int)0xD2511F53u), m1 = set1((int)0xCD9E8D57u);                             \
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);                                   \
+    for (int r = 0; r < 10; ++r) {                                                               \
+      if (r > 0) {                                                                               \
+        k0 += 0x9E3779B9u;                                                                       \
+        k1 += 0xBB67AE85u;                                                                       \
+      }                                                                                          \
+      const V h0 = blend_hi(srli64(mul64(c0, m0), 32), mul64(srli64(c0, 32), m0));                \
+      const V h1 = blend_hi(srli64(mul64(c2, m1), 32), mul64(srli64(c2, 32), m1));                \
+      const V l0 = mullo(c0, m0), l1 = mullo(c2, m1);                                            \
+      c0 = xor_(xor_(h1, c1), set1((int)k0));                                                    \
+      c2 = xor_(xor_(h0, c3), set1((int)k1));                                                    \
+      c1 = l1;                                                                                   \
+      c3 = l0;                                                                                   \
+    }                                                                                            \
+  }
+
+__attribute__((target("avx512f"))) inline __m512i blend_odd512(__m512i even, __m512i odd) {
+  return _mm512_mask_blend_epi32(0xAAAA, even, odd);
+}
+
+__attribute__((target("avx512f"))) void normal_lanes_avx512(uint64_t seed, int64_t k, int nb, const uint32_t* id,
+                                                             double* z) {
+  alignas(64) Words w;
+  for (int b = 0; b < nb; ++b) {
+    __m512i c0 = _mm512_set1_epi32((int)(uint32_t)k), c1 = _mm512_set1_epi32((int)(uint32_t)((uint64_t)k >> 32));
+    __m512i c2 = _mm512_loadu_si512(id), c3 = _mm512_set1_epi32(b);
+    ANYMO_PHILOX_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mullo_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
+                        blend_odd512, _mm512_xor_si512)
+    _mm512_store_si512(w[0], c0);
+    _mm512_store_si512(w[1], c1);
+    _mm512_store_si512(w[2], c2);
+    _mm512_store_si512(w[3], c3);
+    box_muller_lanes(w, b, z);
   }
 }
 
-// The normals of every slot of a block of placements [pa, pe), sample by sample, into z
-// ((slot * 4 + j) * kSampleBlock + p - pa): which slots are drawn depends on the sample only through
-// the walk (from sample 1 on), so the lanes are listed at samples 0 and 1 and the undrawn
-// slots zeroed once; each sample then is one batch and a scatter.
-struct SlotDraws {
-  std::vector<uint32_t> id, stream;
-  std::vector<double> zl[4];
-  std::vector<int64_t> dest;
-  int64_t n = 0;
-  SlotDraws() : id(kMaxLanes), stream(kMaxLanes), dest(kMaxLanes) {
-    for (auto& v : zl) v.resize(kMaxLanes);
+__attribute__((target("avx2"))) inline __m256i blend_odd256(__m256i even, __m256i odd) {
+  return _mm256_blend_epi32(even, odd, 0xAA);
+}
+
+__attribute__((target("avx2"))) void normal_lanes_avx2(uint64_t seed, int64_t k, int nb, const uint32_t* id,
+                                                         double* z) {
+  alignas(32) Words w;
+  for (int b = 0; b < nb; ++b) {
+    for (int half = 0; half < 2; ++half) {
+      __m256i c0 = _mm256_set1_epi32((int)(uint32_t)k), c1 = _mm256_set1_epi32((int)(uint32_t)((uint64_t)k >> 32));
+      __m256i c2 = _mm256_loadu_si256((const __m256i*)(id + 8 * half)), c3 = _mm256_set1_epi32(b);
+      ANYMO_PHILOX_ROUNDS(__m256i, _mm256_set1_epi32, _mm256_mullo_epi32, _mm256_mul_epu32, _mm256_srli_epi64,
+                          blend_odd256, _mm256_xor_si256)
+      _mm256_store_si256((__m256i*)(w[0] + 8 * half), c0);
+      _mm256_store_si256((__m256i*)(w[1] + 8 * half), c1);
+      _mm256_store_si256((__m256i*)(w[2] + 8 * half), c2);
+      _mm256_store_si256((__m256i*)(w[3] + 8 * half), c3);
+    }
+    box_muller_lanes(w, b, z);
   }
-  void plan(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t k, double* z) {
-    n = 0;
-    for (int64_t p = pa; p < pe; ++p)
-      for (int slot = 0; slot < kSlots; ++slot) {
-        double* zs = z + slot * 4 * kSampleBlock + (p - pa);  // lane-major: (slot, 4, lane)
-        const int st = slot_stream(pb, p, k, slot);
-        if (st < 0) {
-          for (int j = 0; j < 4; ++j) zs[j * kSampleBlock] = 0.0;
-          continue;
-        }
-        id[n] = pb.rng_id[p];
-        stream[n] = (uint32_t)st;
-        dest[n++] = zs - z;
-      }
-  }
-  void draw(const DeviceProblem& pb, int64_t k, double* z) {
-    gauss4_batch(pb.seed, k, n, id.data(), stream.data(), zl[0].data(), zl[1].data(), zl[2].data(), zl[3].data());
-    for (int64_t i = 0; i < n; ++i)
-      for (int j = 0; j < 4; ++j) z[dest[i] + j * kSampleBlock] = zl[j][i];
-  }
-};
+}
+#undef ANYMO_PHILOX_ROUNDS
+#endif
+
+using NormalLanes = void (*)(uint64_t, int64_t, int, const uint32_t*, double*);
+
+NormalLanes pick_normal_lanes() {
+#ifdef ANYMO_X86_LANES
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return normal_lanes_avx512;
+  if (__builtin_cpu_supports("avx2")) return normal_lanes_avx2;
+#endif
+  return normal_lanes_scalar;
+}
+
+const NormalLanes normal_lanes = pick_normal_lanes();
+
 // Resampling (device_input) of a block of placements at once, placements in vector lanes.
 // The block's inputs are copied, frame by frame, into `rows` (frame, channel, lane) for a
 // window of frames that slides forward with the samples. Every lane sums over the block's
@@ -139,7 +203,7 @@ struct BlockFir {
                    (double)(pb.table_len - 2), u, lo, hi, acc, wsum);
   }
 
-  // The tap loop, cloned for AVX-512 / AVX2 like gauss4_batch (no FMA contraction in this
+  // The tap loop, cloned for AVX-512 / AVX2 (no FMA contraction in this
   // file, so every lane rounds as the scalar code).
   template <int CH>
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
@@ -231,8 +295,8 @@ struct BlockLanes {
     double d[NS * 3 * L], y[NS * 3 * L];
     for (int s = 0; s < NS; ++s)
       for (int a = 0; a < 3; ++a) {
-        const double* zm = z + ((kMarkov * kSensors + s) * 4 + a) * L;
-        const double* zw = z + ((kWalk * kSensors + s) * 4 + a) * L;
+        const double* zm = z + (normal_base(s) + a) * L;
+        const double* zw = z + (normal_base(s) + 3 + a) * L;
         double* m = st + (s * 6 + a) * L;
         double* w = st + (s * 6 + 3 + a) * L;
         const double* q = mq + (s * 3 + a) * L;
@@ -280,7 +344,7 @@ struct BlockLanes {
           const double* S = sens + (s * 9 + 3 * r) * L + l;
           const double ys = S[0] * v[s][0] + S[L] * v[s][1] + S[2 * L] * v[s][2];
           const int j = (s * 3 + r) * L + l;
-          const double val = ys + bias[j] + d[j] + white[j] * z[((kWhite * kSensors + s) * 4 + r) * L + l];
+          const double val = ys + bias[j] + d[j] + white[j] * z[(normal_base(s) + 6 + r) * L + l];
           // adc: both branches, then a select (same values as the branch taken)
           double code = rint(val / div[s * L + l]);
           code = code < clo[s * L + l] ? clo[s * L + l] : (code > chi[s * L + l] ? chi[s * L + l] : code);
@@ -297,6 +361,18 @@ struct BlockLanes {
   }
 };
 }  // namespace
+
+bool device_normals_cpu(uint64_t seed, int64_t k, int nb, const uint32_t* ids, double* z, const char* isa) {
+  const std::string want = isa;
+  NormalLanes f = want.empty() ? normal_lanes : (want == "scalar" ? normal_lanes_scalar : nullptr);
+#ifdef ANYMO_X86_LANES
+  if (want == "avx512" && __builtin_cpu_supports("avx512f")) f = normal_lanes_avx512;
+  if (want == "avx2" && __builtin_cpu_supports("avx2")) f = normal_lanes_avx2;
+#endif
+  if (!f) return false;
+  f(seed, k, nb, ids, z);
+  return true;
+}
 
 void run_device_cpu(DeviceProblem pb, bool elementwise) {
   const int64_t P = pb.P;
@@ -335,8 +411,8 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
   pb.drift_stride = kSampleBlock;
 #pragma omp parallel
   {
-    std::vector<double> drift(elementwise ? kSampleBlock * kSensors * 3 : 0, 0.0), z(kMaxLanes * 4);
-    SlotDraws draws;
+    std::vector<double> drift(elementwise ? kSampleBlock * kSensors * 3 : 0, 0.0), z(kMaxNormals * kSampleBlock);
+    uint32_t ids[kSampleBlock];
     BlockFir fir;
     BlockLanes lanes;
     double x[3 * kSensors * kSampleBlock] = {};  // lane-major device_input
@@ -348,19 +424,21 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
       q.drift_p0 = pa;
       fir.f1 = -1;
       if (!elementwise) lanes.load(pb, pa, pe);
+      for (int64_t l = 0; l < kSampleBlock; ++l) ids[l] = pb.rng_id[pa + l < pe ? pa + l : pa];  // spare lanes: any id
       for (int64_t k = 0; k < pb.N; ++k) {
         if (elementwise) {  // the CUDA kernels' per-element calls, for the tests (drivers.h)
           for (int64_t p = pa; p < pe; ++p) {
-            double* zp = z.data() + (p - pa) * kSlots * 4;
-            for (int slot = 0; slot < kSlots; ++slot) slot_normals(q, p, k, slot, zp + slot * 4);
-            for (int s = 0; s < pb.n_sensors; ++s)
-              drift_step(q, p, s, k, k, zp + (kMarkov * kSensors + s) * 4, zp + (kWalk * kSensors + s) * 4);
+            double* zp = z.data();
+            for (int s = 0; s < pb.n_sensors; ++s) {
+              normals(q, p, k, normal_base(s), 9, zp + normal_base(s));
+              drift_step(q, p, s, k, k, zp + normal_base(s), zp + normal_base(s) + 3);
+            }
+            normals(q, p, k, kJitterNormal, 1, zp + kJitterNormal);
             device_sample(q, k, p, k, zp);
           }
           continue;
         }
-        if (k < 2) draws.plan(q, pa, pe, k, z.data());
-        draws.draw(q, k, z.data());
+        normal_lanes(pb.seed, k, normal_blocks(pb.n_sensors), ids, z.data());
         if (pb.resample) {
           fir.sample(q, k, pa, pe, x);
         } else {
@@ -380,7 +458,7 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
           lanes.step<2>(pb, k, pa, (int)(pe - pa), x, z.data());
         if (pb.timestamps)
           for (int64_t p = pa; p < pe; ++p)
-            pb.timestamps[k * P + p] = device_timestamp(pb, k, p, z[kJitterSlot * 4 * kSampleBlock + p - pa]);
+            pb.timestamps[k * P + p] = device_timestamp(pb, k, p, z[kJitterNormal * kSampleBlock + p - pa]);
       }
     }
   }

@@ -38,10 +38,9 @@ __global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t p = i / pb.n_sensors;
       const int s = (int)(i % pb.n_sensors);
-      double zm[4], zw[4];
-      slot_normals(pb, p, k, kMarkov * kSensors + s, zm);
-      slot_normals(pb, p, k, kWalk * kSensors + s, zw);
-      drift_step(pb, p, s, k, k0, zm, zw);
+      double z[6];  // Gauss-Markov drive, random-walk step
+      normals(pb, p, k, normal_base(s), 6, z);
+      drift_step(pb, p, s, k, k0, z, z + 3);
     }
 }
 
@@ -49,10 +48,9 @@ __global__ void sample_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
   const int64_t n = (k1 - k0) * pb.P;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t k = k0 + i / pb.P, p = i % pb.P;
-    double z[kSlots * 4];  // only the white and jitter slots are read
-    for (int s = 0; s < pb.n_sensors; ++s)
-      slot_normals(pb, p, k, kWhite * kSensors + s, z + (kWhite * kSensors + s) * 4);
-    slot_normals(pb, p, k, kJitterSlot, z + kJitterSlot * 4);
+    double z[kMaxNormals];  // only the white noise and jitter normals are read
+    for (int s = 0; s < pb.n_sensors; ++s) normals(pb, p, k, normal_base(s) + 6, 3, z + normal_base(s) + 6);
+    normals(pb, p, k, kJitterNormal, 1, z + kJitterNormal);
     device_sample(pb, k, p, k0, z);
   }
 }

@@ -43,11 +43,55 @@ def test_philox_known_answers():
 
 
 def test_normals_are_standard_and_independent_across_placements():
-    z = reference.gauss4(12345, np.arange(8), np.arange(20000), 0)  # (N, P, 4)
+    """Every one of the 28 normals of a (placement, sample) is standard normal (mean, variance,
+    the CDF at 13 points, a bounded tail) and uncorrelated with the others, across placements
+    and across samples."""
+    from math import erf
+
+    z = reference.normals(12345, np.arange(8), np.arange(5000), 0, 28)  # (N, P, 28)
     flat = z.reshape(-1)
-    assert abs(flat.mean()) < 0.01 and abs(flat.std() - 1) < 0.01
-    c = np.corrcoef(z[..., 0].T)
-    assert np.abs(c[~np.eye(8, dtype=bool)]).max() < 5 / math.sqrt(20000)
+    assert abs(flat.mean()) < 0.005 and abs(flat.std() - 1) < 0.005
+    assert np.abs(flat).max() <= math.sqrt(48 * math.log(2)) + 1e-6  # the radius from 23 bits
+    xs = np.linspace(-3, 3, 13)
+    cdf = np.searchsorted(np.sort(flat), xs) / flat.size
+    want = 0.5 * (1 + np.array([erf(x / math.sqrt(2)) for x in xs]))
+    assert np.abs(cdf - want).max() < 4 / math.sqrt(flat.size)  # about 3x the KS noise
+    for a in (z[..., 0].T, z[:, 0, :].T, np.stack([z[:-1, 3, 5], z[1:, 3, 5]])):  # placements, normals, lag 1
+        c = np.corrcoef(a)
+        assert np.abs(c[~np.eye(len(c), dtype=bool)]).max() < 5 / math.sqrt(a.shape[1])
+
+
+@pytest.mark.skipif("cpu" not in anymo_sim.available_backends(), reason="extension not built")
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "scalar", ""])
+def test_cpu_normal_lanes_of_every_instruction_set_are_the_reference_bits(isa):
+    """The CPU driver draws 16 placements' normals at once, in AVX-512 or AVX2 intrinsics where
+    the CPU has them (picked at load, '') or scalar code: each gives the reference's bits."""
+    for seed, k in ((0, 0), (2 ** 64 - 1, 2 ** 40 + 7), (987654321987, 123)):
+        ids = (np.arange(16, dtype=np.uint64) * 2654435761 % 2 ** 32).astype(np.uint32)
+        out = np.full(7 * 64, np.nan)
+        if not engine._core.device_normals(seed, k, 7, ids.ctypes.data, out.ctypes.data, isa):
+            pytest.skip(f"this CPU has no {isa}")
+        want = reference.normals(seed, ids, [k], 0, 28)[0]  # (16, 28)
+        assert out.reshape(28, 16).T.tobytes() == np.ascontiguousarray(want).tobytes()
+
+
+@pytest.mark.parametrize("backend", KERNELS)
+def test_kernel_normals_are_the_reference_bits(backend):
+    """A device with white noise only reads exactly white std x the reference's float32 normals:
+    the kernels draw the same Philox blocks and round Box–Muller's float32 operations as numpy
+    does (elementwise as the CUDA kernels call them, and in vector lanes)."""
+    P, T, seed = 37, 400, 2 ** 63 + 12345
+    dev = DeviceParams(odr=100.0, accel=SensorModel(noise_density=np.linspace(1e-4, 1e-3, 3)),
+                       gyro=SensorModel(noise_density=2e-3), mag=SensorModel(noise_density=1e-8), mag_field=0.0)
+    zeros = np.zeros((T, P, 3), np.float32)
+    ids = np.arange(P) * 7919 + 3
+    out = apply_device(zeros, zeros, 100.0, dev, seed=seed, rotations=identity_frames(T, P), placement_ids=ids,
+                       backend=backend)
+    white = model.device_tables(dev, P, 100.0)["white"]
+    for s, name in enumerate(("accel", "gyro", "mag")):
+        z = reference.normals(seed, ids, np.arange(T), reference.normal_base(s) + 6, 3)
+        want = (white[None, :, s] * z).astype(np.float32)
+        assert getattr(out, name).tobytes() == want.tobytes(), name
 
 
 # ---- kernel parity, reproducibility ------------------------------------------------------------

@@ -173,6 +173,31 @@ def test_optional_outputs_and_result_kind(rng, backend):
     assert full.accel.shape == (20, 3, 3) and full.rotations.shape == (20, 3, 3, 3)
 
 
+@pytest.mark.skipif("cpu" not in KERNELS, reason="extension not built")
+def test_skinned_writes_into_given_outputs(rng):
+    """out=: the readings land in the caller's arrays (reused from call to call by generate),
+    byte for byte what fresh arrays get; a wrong dict or array is refused, naming it."""
+    body = syn.skinned_tube(n_joints=6, rings=30, segments=12)
+    args = (body["rest_vertices"], body["faces"], body["skin_joints"], body["skin_weights"],
+            syn.tube_motion(body, 60, 100.0), 100.0)
+    ids = rng.choice(len(body["rest_vertices"]), 40, replace=False)
+    fresh = anymo_sim.skinned_imu(*args, vertex_ids=ids, backend="cpu")
+    buf = np.full(60 * 40 * 15, np.nan, np.float32)
+    out = {"accel": buf[:7200].reshape(60, 40, 3), "gyro": buf[7200:14400].reshape(60, 40, 3),
+           "rotations": np.empty((60, 40, 3, 3), np.float32)}
+    got = anymo_sim.skinned_imu(*args, vertex_ids=ids, backend="cpu", return_positions=False, out=out)
+    assert got.accel is out["accel"] and got.gyro is out["gyro"] and got.rotations is out["rotations"]
+    for k in ("accel", "gyro", "rotations"):
+        assert getattr(got, k).tobytes() == getattr(fresh, k).tobytes(), k
+    with pytest.raises(ValueError, match="out: expected a dict with exactly the keys"):
+        anymo_sim.skinned_imu(*args, vertex_ids=ids, backend="cpu", out=out)  # positions are asked for too
+    bad = dict(out, gyro=np.empty((60, 40, 3)))
+    with pytest.raises(ValueError, match=r"out\['gyro'\]: expected a writeable C-contiguous float32"):
+        anymo_sim.skinned_imu(*args, vertex_ids=ids, backend="cpu", return_positions=False, out=bad)
+    with pytest.raises(ValueError, match="out: preallocated outputs are for backend 'cpu', not 'reference'"):
+        anymo_sim.skinned_imu(*args, vertex_ids=ids, backend="reference", return_positions=False, out=out)
+
+
 def test_torch_cpu_tensors_in_torch_out(rng):
     torch = pytest.importorskip("torch")
     X, f = jittery_sphere_motion(rng, T=30)

@@ -203,12 +203,14 @@ class _Run:
         self.keep.append(x)
         return x.data_ptr() if is_torch(x) else x.ctypes.data
 
-    def outputs(self, T: int, P: int, rotations: bool, positions: bool, as_torch: bool):
+    def outputs(self, T: int, P: int, rotations: bool, positions: bool, as_torch: bool, given: dict | None = None):
         shapes = {"accel": (T, P, 3), "gyro": (T, P, 3)}
         if rotations:
             shapes["rotations"] = (T, P, 3, 3)
         if positions:
             shapes["positions"] = (T, P, 3)
+        if given is not None:
+            return _given_outputs(given, shapes)
         if as_torch:
             import torch
 
@@ -227,6 +229,20 @@ class _Run:
                 stream = torch.cuda.current_stream(self.device).cuda_stream
                 return int(_core.run(problem, "cuda", stream))
         return int(_core.run(problem, "cpu", 0))
+
+
+def _given_outputs(given: dict, shapes: dict) -> dict:
+    """`out=`: the caller's arrays for every output, checked (host float32, C-contiguous)."""
+    if not isinstance(given, dict) or set(given) != set(shapes):
+        raise ValueError(f"out: expected a dict with exactly the keys {sorted(shapes)}, got "
+                         f"{sorted(given) if isinstance(given, dict) else type(given).__name__}")
+    for k, shape in shapes.items():
+        a = given[k]
+        if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != np.float32 or not a.flags.c_contiguous \
+                or not a.flags.writeable:
+            raise ValueError(f"out[{k!r}]: expected a writeable C-contiguous float32 numpy array of shape {shape}, got "
+                             f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
+    return dict(given)
 
 
 def _placement_problem(tables: topology.AnchorTables, local, bary, yaw, offset, ref_local, ref_is_direction, run: _Run) -> dict:
@@ -367,7 +383,7 @@ def surface_imu(vertices, faces, vertex_ids, fps, *, placements=None, face_ids=N
 def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transforms, fps, *, vertex_ids=None,
                 placements=None, face_ids=None, barycentric=None, yaw=None, offset=None, rest_tangents=None, lowpass_hz=None,
                 gravity=GRAVITY, chunk_frames=None, backend="auto", return_rotations=True, return_positions=True,
-                check_finite=True) -> ImuResult:
+                check_finite=True, out=None) -> ImuResult:
     """Ideal IMU readings at surface placements of a linear-blend-skinned mesh.
 
     rest_vertices: (V, 3); faces: (F, 3); skin_joints, skin_weights: (V, K) influences (weights
@@ -376,10 +392,16 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
     Only the placements' vertices and their 1-rings are skinned. rest_tangents: (P, 3) rest-pose
     directions carried by the skinning that define the sensor x axis before the yaw (default:
     down, or forward where the surface faces up/down; docs/engine.md). Other arguments as in
-    surface_imu. Returns an ImuResult of the kind of joint_transforms.
+    surface_imu. out: optional dict of writeable C-contiguous float32 arrays, one per returned
+    output ('accel', 'gyro', and 'rotations' / 'positions' when asked for) of the result's shapes,
+    written in place (backend 'cpu'): a loop that calls this many times reuses its memory rather
+    than mapping and zeroing fresh pages for every call (dataset/generate.py). Returns an
+    ImuResult of the kind of joint_transforms (its arrays are `out`'s unless placements are tilted).
     """
     on_cuda = is_cuda(joint_transforms)
     backend = _resolve_backend(backend, on_cuda)
+    if out is not None and backend != "cpu":
+        raise ValueError(f"out: preallocated outputs are for backend 'cpu', not {backend!r}")
     if backend == "cuda" and not on_cuda:
         import torch
 
@@ -422,7 +444,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
 
     return _skinned(rest, F, sj, sw, A34, fps, anchors, bary, yaw, offset, tangents, tables, cutoff=cutoff, gravity=g,
                     mount=mount, backend=backend, chunk_frames=chunk_frames, return_rotations=return_rotations,
-                    return_positions=return_positions, template=joint_transforms)
+                    return_positions=return_positions, template=joint_transforms, out=out)
 
 
 def _skin_tables(skin_joints, skin_weights, V: int, J: int) -> tuple[np.ndarray, np.ndarray]:
@@ -443,7 +465,7 @@ def _skin_tables(skin_joints, skin_weights, V: int, J: int) -> tuple[np.ndarray,
 
 def _skinned(rest, F, sj, sw, A34, fps: float, anchors, bary, yaw, offset, tangents, tables: topology.AnchorTables, *,
              cutoff: float, gravity: np.ndarray, mount, backend: str, chunk_frames, return_rotations: bool,
-             return_positions: bool, template) -> ImuResult:
+             return_positions: bool, template, out: dict | None = None) -> ImuResult:
     """skinned_imu after its checks, for inputs it would accept as they are: rest (V, 3)
     float64, faces F, _skin_tables' sj/sw, A34 (T, J, 3, 4) finite on the backend's device
     (numpy for 'cpu'/'reference'), per-placement float64 arrays, rest tangents, anchor tables of
@@ -486,7 +508,7 @@ def _skinned(rest, F, sj, sw, A34, fps: float, anchors, bary, yaw, offset, tange
                         "cuda" if on_cuda else "cpu", fps, cutoff),
     }
     problem.update(_placement_problem(tables, local, bary, yaw, offset, len(rest) + np.arange(P), True, run))
-    out = run.outputs(T, P, return_rotations, return_positions, as_torch=on_cuda)
+    out = run.outputs(T, P, return_rotations, return_positions, as_torch=on_cuda, given=out)
     degenerate = run.execute(problem, out)
     return _finish(out, degenerate, template, backend, mount)
 

@@ -1,8 +1,8 @@
 // Device response model (docs/devices.md): the per-element math shared by the CPU loops
 // (device_cpu.cpp) and the CUDA kernels (device_cuda.cu), DESIGN.md §3 "the kernel rule".
 //
-// Bit-identity between CPU and GPU: everything here uses only IEEE +, -, *, /, sqrt, frexp,
-// rint and integer ops (no libm transcendental whose last bit may differ between glibc and
+// Bit-identity between CPU and GPU: everything here uses only IEEE +, -, *, /, sqrt, rint,
+// conversions and integer ops (no libm transcendental whose last bit may differ between glibc and
 // CUDA), and the translation units are compiled without FMA contraction (CMakeLists.txt), so
 // the same seed gives the same bytes on both.
 #pragma once
@@ -34,97 +34,109 @@ AM_HD U4 philox4x32_10(U4 c, uint32_t k0, uint32_t k1) {
   return c;
 }
 
-// frexp of a positive normal double from its bits (exact, like frexp, but no libm call in the
-// hot loop).
-AM_HD double frexp_normal(double x, int& e) {
+// Bits of a float and back (no libm, no undefined behaviour).
+AM_HD uint32_t float_bits(float x) {
 #if defined(__CUDA_ARCH__)
-  const uint64_t b = (uint64_t)__double_as_longlong(x);
+  return __float_as_uint(x);
 #else
-  uint64_t b;
+  uint32_t b;
   memcpy(&b, &x, sizeof b);
+  return b;
 #endif
-  e = (int)((b >> 52) & 0x7FF) - 1022;
-  const uint64_t mb = (b & ~(0x7FFull << 52)) | (1022ull << 52);
+}
+
+AM_HD float bits_float(uint32_t b) {
 #if defined(__CUDA_ARCH__)
-  return __longlong_as_double((long long)mb);
+  return __uint_as_float(b);
 #else
-  double m;
-  memcpy(&m, &mb, sizeof m);
-  return m;
+  float x;
+  memcpy(&x, &b, sizeof x);
+  return x;
 #endif
 }
 
-// ln(x), x > 0 and normal: atanh series on the mantissa reduced to [sqrt(1/2), sqrt(2)) (|error| < 1e-16
-// relative). Deterministic ops only, see the header comment.
-AM_HD double det_log(double x) {
-  int e;
-  double m = frexp_normal(x, e);  // x = m 2^e, m in [0.5, 1)
-  if (m < 0.70710678118654752440) {
-    m *= 2.0;
-    e -= 1;
-  }
-  const double s = (m - 1.0) / (m + 1.0), s2 = s * s;  // |s| < 0.172
-  double p = 1.0 / 23;
-  p = p * s2 + 1.0 / 21; p = p * s2 + 1.0 / 19; p = p * s2 + 1.0 / 17; p = p * s2 + 1.0 / 15;
-  p = p * s2 + 1.0 / 13; p = p * s2 + 1.0 / 11; p = p * s2 + 1.0 / 9;  p = p * s2 + 1.0 / 7;
-  p = p * s2 + 1.0 / 5;  p = p * s2 + 1.0 / 3;  p = p * s2 + 1.0;
-  return 2.0 * s * p + (double)e * 0.69314718055994530942;
+// ---- standard normals in float32 ---------------------------------------------------------------
+// Box-Muller in float32 (twice the vector lanes of float64; noise needs no more than its 24-bit
+// precision), with its own log and sin/cos polynomials so CPU and GPU round alike. Constants are
+// the float32 values, written exactly (hex) so every compiler and numpy (devices/reference.py,
+// which repeats these operations in numpy float32) start from the same bits.
+
+// ln u for u in (0, 1): u = m 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s =
+// (m - 1) / (m + 1), |s| < 0.172, by its series to s^9 (next term < 1e-9); e ln 2 in two parts
+// (Cody-Waite: e times the 9-bit high part is exact).
+AM_HD float det_logf(float u) {
+  const uint32_t b = float_bits(u);
+  int e = (int)(b >> 23) - 126;
+  float m = bits_float((b & 0x7FFFFFu) | (126u << 23));  // [0.5, 1)
+  const bool low = m < 0x1.6a09e6p-1f;                    // sqrt(1/2)
+  m = low ? m * 2.0f : m;
+  e = low ? e - 1 : e;
+  const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+  float p = 0x1.c71c72p-4f;  // 1/9
+  p = p * s2 + 0x1.24924ap-3f;  // 1/7
+  p = p * s2 + 0x1.99999ap-3f;  // 1/5
+  p = p * s2 + 0x1.555556p-2f;  // 1/3
+  p = p * s2 + 1.0f;
+  const float fe = (float)e;
+  return (fe * -0x1.bd0106p-13f + 2.0f * s * p) + fe * 0x1.63p-1f;  // ln 2 = 0x1.63p-1 - 0x1.bd0106p-13
 }
 
-// sin and cos of the angle 2 pi (x + 0.5) / 2^32: the quadrant from the top two bits, Taylor
-// polynomials on [-pi/4, pi/4] (truncation < 1e-18), then exact quarter-turn swaps.
-AM_HD void det_sincos_turn(uint32_t x, double& s, double& c) {
+// sin and cos of the turn fraction (x + 2^7) / 2^32 (x's top 24 bits): the quadrant from the
+// top two bits, a in (-pi/4, pi/4) from the next 22 (exact), Taylor polynomials (truncation
+// < 2e-9), a rotation by pi/4 and exact quarter-turn swaps.
+AM_HD void det_sincos_turnf(uint32_t x, float& s, float& c) {
   const uint32_t q = x >> 30;
-  const double r = ((double)(x & 0x3FFFFFFFu) + 0.5) * (1.0 / 1073741824.0);
-  const double a = (r - 0.5) * 1.57079632679489661923, a2 = a * a;
-  double sp = -1.0 / 355687428096000.0;  // -1/17!
-  sp = sp * a2 + 1.0 / 1307674368000.0; sp = sp * a2 - 1.0 / 6227020800.0;
-  sp = sp * a2 + 1.0 / 39916800.0;      sp = sp * a2 - 1.0 / 362880.0;
-  sp = sp * a2 + 1.0 / 5040.0;          sp = sp * a2 - 1.0 / 120.0;
-  sp = sp * a2 + 1.0 / 6.0;
-  const double sa = a - a * a2 * sp;
-  double cp = 1.0 / 6402373705728000.0;  // 1/18!
-  cp = cp * a2 - 1.0 / 20922789888000.0; cp = cp * a2 + 1.0 / 87178291200.0;
-  cp = cp * a2 - 1.0 / 479001600.0;      cp = cp * a2 + 1.0 / 3628800.0;
-  cp = cp * a2 - 1.0 / 40320.0;          cp = cp * a2 + 1.0 / 720.0;
-  cp = cp * a2 - 1.0 / 24.0;             cp = cp * a2 + 0.5;
-  const double ca = 1.0 - a2 * cp;
-  const double h = 0.70710678118654752440;  // rotate by pi/4
-  const double s1 = h * (sa + ca), c1 = h * (ca - sa);
-  if (q == 0) { s = s1; c = c1; }
-  else if (q == 1) { s = c1; c = -s1; }
-  else if (q == 2) { s = -s1; c = -c1; }
-  else { s = -c1; c = s1; }
+  const float r = ((float)(int32_t)((x >> 8) & 0x3FFFFFu) + 0.5f) * 0x1p-22f;  // (0, 1)
+  const float a = (r - 0.5f) * 0x1.921fb6p+0f, a2 = a * a;                     // pi/2
+  float sp = 0x1.71de3ap-19f;         // 1/9!
+  sp = 0x1.a01a02p-13f - a2 * sp;     // 1/7!
+  sp = 0x1.111112p-7f - a2 * sp;      // 1/5!
+  sp = 0x1.555556p-3f - a2 * sp;      // 1/3!
+  const float sa = a - a * a2 * sp;
+  float cp = 0x1.27e4fcp-22f;         // 1/10!
+  cp = 0x1.a01a02p-16f - a2 * cp;     // 1/8!
+  cp = 0x1.6c16c2p-10f - a2 * cp;     // 1/6!
+  cp = 0x1.555556p-5f - a2 * cp;      // 1/4!
+  cp = 0.5f - a2 * cp;
+  const float ca = 1.0f - a2 * cp;
+  const float h = 0x1.6a09e6p-1f;  // sin and cos of a + pi/4
+  const float s1 = h * (sa + ca), c1 = h * (ca - sa);
+  const float s2 = (q & 1u) ? c1 : s1, c2 = (q & 1u) ? -s1 : c1;  // + pi/2
+  s = (q & 2u) ? -s2 : s2;                                         // + pi
+  c = (q & 2u) ? -c2 : c2;
 }
 
-// Random streams (counter word 3): sensor * 4 + kind, and one for timestamp jitter.
-enum : uint32_t { kWhite = 0, kMarkov = 1, kWalk = 2 };
-constexpr uint32_t kJitterStream = 15;
-
-// Two standard normals from two words by Box-Muller: uniform (a + 0.5) / 2^32 for the radius,
-// b as the angle's turn fraction, so |z| < 6.67.
-AM_HD void box_muller(uint32_t a, uint32_t b, double& z0, double& z1) {
-  const double u = ((double)a + 0.5) * (1.0 / 4294967296.0);
-  const double r = sqrt(-2.0 * det_log(u));
-  double s, c;
-  det_sincos_turn(b, s, c);
+// Two standard normals from two words: radius from a's top 23 bits, u = (2 (a >> 9) + 1) 2^-24
+// in (0, 1) (exact), so |z| <= sqrt(48 ln 2) = 5.77; angle from b's top 24 bits.
+AM_HD void box_muller_f(uint32_t a, uint32_t b, float& z0, float& z1) {
+  const float u = (float)(int32_t)(((a >> 9) << 1) | 1u) * 0x1p-24f;
+  const float r = sqrtf(-2.0f * det_logf(u));
+  float s, c;
+  det_sincos_turnf(b, s, c);
   z0 = r * c;
   z1 = r * s;
 }
 
-// The Philox block of (seed, placement id, sample, stream).
-AM_HD U4 philox_block(uint64_t seed, uint32_t placement, int64_t k, uint32_t stream) {
-  return philox4x32_10(U4{{(uint32_t)((uint64_t)k), (uint32_t)((uint64_t)k >> 32), placement, stream}},
-                       (uint32_t)seed, (uint32_t)(seed >> 32));
-}
+// ---- the normals of one (placement, sample) ---------------------------------------------------
+// Numbered m = 0..: sensor s from normal_base(s) (accel 0, gyro 9, mag 19), +a: Gauss-Markov
+// drive of axis a, +3+a: random-walk step, +6+a: white noise; 18: timestamp jitter. Normal m is
+// Box-Muller output m % 4 (word pairs 0-1, 2-3) of Philox block m / 4, whose counter is
+// (sample k low word, high word, placement id, m / 4) under the key seed: accel and gyro
+// with the jitter fill 5 blocks, the magnetometer adds 2. Every block is drawn, used or not,
+// so a normal depends on (seed, placement id, k, m) alone.
+constexpr int kJitterNormal = 18;
+constexpr int kMaxNormals = 28;
 
-// Four standard normals keyed by (seed, placement id, sample, stream): Box-Muller on the two
-// word pairs of one Philox block. The CPU driver draws many at once (gauss4_batch in
-// device_cpu.cpp) with the same two functions, so the bytes are the same.
-AM_HD void gauss4(uint64_t seed, uint32_t placement, int64_t k, uint32_t stream, double* z) {
-  const U4 b = philox_block(seed, placement, k, stream);
-  box_muller(b.v[0], b.v[1], z[0], z[1]);
-  box_muller(b.v[2], b.v[3], z[2], z[3]);
+AM_HD int normal_base(int s) { return s < 2 ? 9 * s : 19; }
+
+AM_HD int normal_blocks(int n_sensors) { return n_sensors == 3 ? 7 : 5; }
+
+// The 4 normals of Philox block `block` of (seed, placement id, sample k).
+AM_HD void normal_block(uint64_t seed, uint32_t id, int64_t k, uint32_t block, float* z) {
+  const U4 w = philox4x32_10(U4{{(uint32_t)((uint64_t)k), (uint32_t)((uint64_t)k >> 32), id, block}},
+                             (uint32_t)seed, (uint32_t)(seed >> 32));
+  box_muller_f(w.v[0], w.v[1], z[0], z[1]);
+  box_muller_f(w.v[2], w.v[3], z[2], z[3]);
 }
 
 // ---- the problem ----------------------------------------------------------------------------
@@ -153,7 +165,7 @@ struct DeviceProblem {
   double table_per_frame = 0, half_width = 0;
 
   // Per placement. s = sensor (0 accel, 1 gyro, 2 mag), a = axis.
-  const uint32_t* rng_id = nullptr;   // (P,) placement key of the random streams
+  const uint32_t* rng_id = nullptr;   // (P,) placement id in the random numbers' counter
   const double* step = nullptr;       // (P,) motion frames per device sample (clock error in)
   const double* sens = nullptr;       // (P, 3s, 9) sensitivity (I + scale)(I + cross-axis)
   const double* bias = nullptr;       // (P, 3s, 3a) turn-on bias
@@ -283,32 +295,16 @@ AM_HD double* drift_at(const DeviceProblem& pb, int64_t p, int s, int64_t k, int
   return pb.drift + (((k - k0) * rows + (p - pb.drift_p0)) * kSensors + s) * 3;
 }
 
-// ---- random streams of one (placement, sample) ---------------------------------------------
-// Slot kind * kSensors + s holds the 4 normals of stream s * 4 + kind (white, Markov, walk) of
-// sensor s; kJitterSlot those of the timestamp jitter. A stream is drawn only where its
-// coefficients are non-zero (the walk from sample 1 on, the jitter only with timestamps); an
-// undrawn slot reads as zeros. The drivers draw (slot_normals, or the CPU's batches), then step.
-constexpr int kSlots = 3 * kSensors + 1, kJitterSlot = 3 * kSensors;
-
-AM_HD bool any3(const double* v) { return v[0] != 0.0 || v[1] != 0.0 || v[2] != 0.0; }
-
-// The stream of a slot at (p, k), or -1 where it is not drawn.
-AM_HD int slot_stream(const DeviceProblem& pb, int64_t p, int64_t k, int slot) {
-  if (slot == kJitterSlot) return pb.timestamps && pb.jitter_ns[p] != 0.0 ? (int)kJitterStream : -1;
-  const int kind = slot / kSensors, s = slot % kSensors;
-  if (s >= pb.n_sensors) return -1;
-  const int64_t j = (p * kSensors + s) * 3;
-  const bool used = kind == kWhite ? any3(pb.white + j) : (kind == kMarkov ? any3(pb.markov_q + j) : k > 0 && any3(pb.walk_q + j));
-  return used ? s * 4 + kind : -1;
-}
-
-// The 4 normals of a slot at (p, k), or zeros.
-AM_HD void slot_normals(const DeviceProblem& pb, int64_t p, int64_t k, int slot, double* z) {
-  const int stream = slot_stream(pb, p, k, slot);
-  if (stream < 0) {
-    z[0] = z[1] = z[2] = z[3] = 0.0;
-  } else {
-    gauss4(pb.seed, pb.rng_id[p], k, (uint32_t)stream, z);
+// ---- the normals a driver reads -------------------------------------------------------------
+// Normals [m0, m0 + n) of placement p at sample k into z[0, n) (numbering above normal_base).
+AM_HD void normals(const DeviceProblem& pb, int64_t p, int64_t k, int m0, int n, double* z) {
+  float w[4];
+  for (int b = m0 / 4; b <= (m0 + n - 1) / 4; ++b) {
+    normal_block(pb.seed, pb.rng_id[p], k, (uint32_t)b, w);
+    for (int j = 0; j < 4; ++j) {
+      const int m = 4 * b + j;
+      if (m >= m0 && m < m0 + n) z[m - m0] = (double)w[j];
+    }
   }
 }
 
@@ -316,7 +312,7 @@ AM_HD void slot_normals(const DeviceProblem& pb, int64_t p, int64_t k, int slot,
 // One (placement, sensor) at device sample k, written to the drift chunk starting at k0; the
 // state is carried in pb.bias_state, so the drift does not depend on how samples are chunked
 // or in which order the drivers visit (placement, sensor) pairs.
-// zm, zw: the normals of its Markov and walk slots.
+// zm, zw: its 3 Gauss-Markov and 3 random-walk normals (normal_base(s) + 0..5).
 AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int64_t k0, const double* zm,
                       const double* zw) {
   const int64_t ps = p * kSensors + s;
@@ -404,9 +400,10 @@ AM_HD int64_t device_timestamp(const DeviceProblem& pb, int64_t k, int64_t p, do
   return (int64_t)rint((double)k * (1e9 / pb.odr) + pb.time_offset_ns[p] + pb.jitter_ns[p] * zj);
 }
 
-// `d0` = first sample of the drift chunk; z: the normals of (p, k) by slot (white and jitter
-// slots read); x: device_input's, overwritten. The CPU driver runs a lane-major twin of this
-// and of drift_step (device_cpu.cpp BlockLanes); a test holds the two to the same bytes. No timestamps when pb.timestamps is null.
+// `d0` = first sample of the drift chunk; z: the normals of (p, k), z[m] for normal m (the
+// white noise and jitter ones are read); x: device_input's, overwritten. The CPU driver runs a
+// lane-major twin of this and of drift_step (device_cpu.cpp BlockLanes); a test holds the two
+// to the same bytes. No timestamps when pb.timestamps is null.
 AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z, V3* x) {
   const int64_t P = pb.P;
   const bool mag = pb.n_sensors == 3;
@@ -424,7 +421,7 @@ AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     const V3 y = mul(load9(pb.sens + ps * 9), x[s]);
     const double yv[3] = {y.x, y.y, y.z};
     const double* wn = pb.white + ps * 3;
-    const double* zn = z + (kWhite * kSensors + s) * 4;
+    const double* zn = z + normal_base(s) + 6;
     const double* d = drift_at(pb, p, s, k, d0);
     float* o = outs[s] + (k * P + p) * 3;
     for (int a = 0; a < 3; ++a) {
@@ -432,7 +429,7 @@ AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
       o[a] = (float)adc(v, pb.clip + ps * kClip);
     }
   }
-  if (pb.timestamps) pb.timestamps[k * P + p] = device_timestamp(pb, k, p, z[kJitterSlot * 4]);
+  if (pb.timestamps) pb.timestamps[k * P + p] = device_timestamp(pb, k, p, z[kJitterNormal]);
 }
 
 AM_HD void device_sample(const DeviceProblem& pb, int64_t k, int64_t p, int64_t d0, const double* z) {

@@ -35,9 +35,15 @@ int64_t run_cuda(ImuProblem pb, uintptr_t stream);
 
 // Device response model (device.h): host memory with OpenMP, or device memory on `stream`
 // (synchronised before returning). `elementwise`: the CPU makes the CUDA kernels' per-element
-// calls (device_sample, slot_normals) instead of its vector-lane paths; the tests check both
+// calls (device_sample, normals) instead of its vector-lane paths; the tests check both
 // give the same bytes, which is what CPU-GPU identity rests on.
 void run_device_cpu(DeviceProblem pb, bool elementwise = false);
 void run_device_cuda(DeviceProblem pb, uintptr_t stream);
+
+// The CPU driver's normals of 16 lanes at sample k (device_cpu.cpp: Philox blocks [0, nb),
+// z[(4 b + j) * 16 + l]) by the instruction set `isa` ("avx512", "avx2", "scalar"; "" the one
+// picked at load), so the tests can hold each to the reference. False where this CPU or build
+// lacks `isa`.
+bool device_normals_cpu(uint64_t seed, int64_t k, int nb, const uint32_t* ids, double* z, const char* isa);
 
 }  // namespace anymo

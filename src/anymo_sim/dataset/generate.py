@@ -240,8 +240,10 @@ def _texts(seq: Sequence, start: int, N: int, rate: float) -> str:
     return json.dumps(spans, ensure_ascii=False)
 
 
-def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
-    """The arrays of one job (its windows), ready for the writer."""
+def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = None) -> dict:
+    """The arrays of one job (its windows), ready for the writer. imu: optional array of
+    (windows_per_job, P, N, 6) in the store's dtype to fill (its first windows) instead of a
+    new one (a finished job's, given back by the writer: no fresh pages to fault in)."""
     cfg, L = p.config, p.layout
     w0, w1 = L.job_windows(job)
     N, P, rate = L.N, L.P, cfg.rate
@@ -250,7 +252,9 @@ def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
     devs = [as_params(d).replace(mag=None) for d in cfg.devices]  # the store holds accel + gyro
     need_rot = any(np.any(np.asarray(d.strap_frequency) > 0) for d in devs)  # the strap works in the world frame
     body = load_body(cfg.body)
-    out = {"imu": np.empty((w1 - w0, P, N, 6), dtype=cfg.dtype), "sequence": np.empty(w1 - w0, np.int32),
+    if imu is None or imu.shape != (L.windows_per_job, P, N, 6) or imu.dtype != cfg.dtype:
+        imu = np.empty((L.windows_per_job, P, N, 6), dtype=cfg.dtype)
+    out = {"imu": imu[:w1 - w0], "sequence": np.empty(w1 - w0, np.int32),
            "start_s": np.empty(w1 - w0), "seed": np.empty(w1 - w0, np.uint64), "device": np.empty((w1 - w0, P), np.int8),
            "text": []}
     win = p.windows[w0:w1]
@@ -266,7 +270,8 @@ def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
 
             A = torch.from_numpy(A).cuda()
         res = skinned_imu(b.rest_vertices, b.faces, b.skin_joints, b.skin_weights, A, rate, placements=p.placements,
-                          backend=backend, return_positions=False, return_rotations=need_rot)
+                          backend=backend, return_positions=False, return_rotations=need_rot,
+                          out=_engine_outputs(len(A), P, need_rot) if backend in ("auto", "cpu") and engine._core else None)
         for i in np.flatnonzero(win[:, 0] == s):
             w = w0 + int(i)
             start = int(win[i, 1])
@@ -292,6 +297,25 @@ def run_job(p: Plan, job: int, backend: str = "auto") -> dict:
             out["seed"][i] = seed
             out["device"][i] = which
             out["text"].append(_texts(seq, start, N, rate))
+    return out
+
+
+_SCRATCH = threading.local()  # per thread: the engine's outputs, reused from call to call
+
+
+def _engine_outputs(T: int, P: int, rotations: bool) -> dict:
+    """skinned_imu's `out` for (T, P) on the CPU: views of one float32 buffer per thread that
+    grows to the largest call and is then reused. Fresh arrays of this size (~60 MB a call) would
+    be new memory maps the kernel zeroes page by page on first write, every call."""
+    sizes = {"accel": (T, P, 3), "gyro": (T, P, 3), **({"rotations": (T, P, 3, 3)} if rotations else {})}
+    n = sum(math.prod(v) for v in sizes.values())
+    buf = getattr(_SCRATCH, "engine", None)
+    if buf is None or buf.size < n:
+        buf = _SCRATCH.engine = np.empty(n, np.float32)
+    out, i = {}, 0
+    for k, shape in sizes.items():
+        out[k] = buf[i:i + math.prod(shape)].reshape(shape)
+        i += math.prod(shape)
     return out
 
 
@@ -338,10 +362,11 @@ def _worker_init(p: Plan, backend: str, store: tuple | None):
 
 def _worker_job(job: int) -> tuple[int, int, dict | None]:
     """(job, windows, data): data is None when the worker wrote the job itself."""
-    data = run_job(_WORKER["plan"], job, _WORKER["backend"])
+    data = run_job(_WORKER["plan"], job, _WORKER["backend"], _WORKER.pop("spare", None))
     if _WORKER["writer"] is None:
         return job, len(data["sequence"]), data
     _WORKER["writer"].write_job(job, data)
+    _WORKER["spare"] = data["imu"].base  # the next job fills it
     return job, len(data["sequence"]), None
 
 
@@ -417,8 +442,10 @@ def _write_errors(out, job: int, count: dict):
 
 
 def _run_inline(p: Plan, todo, backend, write):
-    """Simulate in this thread while a writer thread stores the previous job (one in flight)."""
+    """Simulate in this thread while a writer thread stores the previous job (one in flight).
+    The writer gives each written job's imu array back for a later job to fill."""
     q: queue.Queue = queue.Queue(maxsize=1)
+    spare: queue.SimpleQueue = queue.SimpleQueue()
     failed: list = []
 
     def writer_loop():
@@ -428,6 +455,7 @@ def _run_inline(p: Plan, todo, backend, write):
                     write(*item)
                 except BaseException as exc:  # reported by the main thread
                     failed.append(exc)
+            spare.put(item[1]["imu"].base)
 
     t = threading.Thread(target=writer_loop, daemon=True)
     t.start()
@@ -435,7 +463,7 @@ def _run_inline(p: Plan, todo, backend, write):
         for job in todo:
             if failed:
                 break
-            q.put((job, run_job(p, job, backend)))
+            q.put((job, run_job(p, job, backend, None if spare.empty() else spare.get())))
     finally:
         q.put(None)
         t.join()

@@ -8,7 +8,13 @@ import numpy as np
 from scipy.signal import lfilter
 
 _M32 = np.uint64(0xFFFFFFFF)
-WHITE, MARKOV, WALK, JITTER = 0, 1, 2, 15
+JITTER = 18  # the timestamp jitter's normal (see normals)
+
+
+def normal_base(s: int) -> int:
+    """First normal of sensor s (accel 0, gyro 9, mag 19): +a Gauss–Markov drive of axis a, +3+a
+    random-walk step, +6+a white noise."""
+    return 9 * s if s < 2 else 19
 
 
 def philox4x32_10(counter: np.ndarray, key: tuple[int, int]) -> np.ndarray:
@@ -25,21 +31,82 @@ def philox4x32_10(counter: np.ndarray, key: tuple[int, int]) -> np.ndarray:
     return np.stack(c).astype(np.uint32)
 
 
-def gauss4(seed: int, ids: np.ndarray, k: np.ndarray, stream: int) -> np.ndarray:
-    """(len(k), len(ids), 4) standard normals keyed by (seed, placement id, sample, stream):
-    Box–Muller on the word pairs (u = (n + 0.5) / 2^32) of one Philox block."""
+# float32 Box–Muller, operation for operation as device.h (box_muller_f): numpy rounds each
+# float32 operation as C++ and CUDA do, so the normals are the kernels' bits.
+_F = np.float32
+
+
+def _h(x: str) -> np.float32:
+    return _F(float.fromhex(x))
+
+
+_SQRT_HALF, _LN2_HI, _LN2_LO, _HALF_PI = _h("0x1.6a09e6p-1"), _h("0x1.63p-1"), _h("-0x1.bd0106p-13"), _h("0x1.921fb6p+0")
+_LOG_SERIES = [_h(x) for x in ("0x1.c71c72p-4", "0x1.24924ap-3", "0x1.99999ap-3", "0x1.555556p-2")]  # 1/9 .. 1/3
+_SIN = [_h(x) for x in ("0x1.71de3ap-19", "0x1.a01a02p-13", "0x1.111112p-7", "0x1.555556p-3")]  # 1/9! .. 1/3!
+_COS = [_h(x) for x in ("0x1.27e4fcp-22", "0x1.a01a02p-16", "0x1.6c16c2p-10", "0x1.555556p-5", "0x1p-1")]  # 1/10! .. 1/2!
+
+
+def _log_f32(u: np.ndarray) -> np.ndarray:
+    """ln u, u float32 in (0, 1): 2 atanh((m - 1) / (m + 1)) + e ln 2, m in [sqrt(1/2), sqrt(2))."""
+    b = u.view(np.uint32)
+    e = (b >> 23).astype(np.int32) - 126
+    m = ((b & 0x7FFFFF) | (126 << 23)).astype(np.uint32).view(np.float32)
+    low = m < _SQRT_HALF
+    m = np.where(low, m * _F(2), m)
+    e = np.where(low, e - 1, e)
+    s = (m - _F(1)) / (m + _F(1))
+    s2 = s * s
+    p = _LOG_SERIES[0]
+    for c in _LOG_SERIES[1:] + [_F(1)]:
+        p = p * s2 + c
+    fe = e.astype(np.float32)
+    return (fe * _LN2_LO + _F(2) * s * p) + fe * _LN2_HI
+
+
+def _sincos_turn_f32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sin and cos of 2 pi ((x >> 8) + 0.5) / 2^24 for uint32 x."""
+    q = x >> 30
+    r = (((x >> 8) & 0x3FFFFF).astype(np.int32).astype(np.float32) + _F(0.5)) * _F(2.0 ** -22)
+    a = (r - _F(0.5)) * _HALF_PI
+    a2 = a * a
+    sp = _SIN[0]
+    for c in _SIN[1:]:
+        sp = c - a2 * sp
+    sa = a - a * a2 * sp
+    cp = _COS[0]
+    for c in _COS[1:]:
+        cp = c - a2 * cp
+    ca = _F(1) - a2 * cp
+    s1, c1 = _SQRT_HALF * (sa + ca), _SQRT_HALF * (ca - sa)
+    odd, half = (q & 1) != 0, (q & 2) != 0
+    s2, c2 = np.where(odd, c1, s1), np.where(odd, -s1, c1)
+    return np.where(half, -s2, s2), np.where(half, -c2, c2)
+
+
+def box_muller(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two float32 standard normals from uint32 words a (radius: u = (2 (a >> 9) + 1) 2^-24, so
+    |z| <= 5.77) and b (angle)."""
+    u = (((a >> 9) << 1) | 1).astype(np.int32).astype(np.float32) * _F(2.0 ** -24)
+    r = np.sqrt(_F(-2) * _log_f32(u))
+    s, c = _sincos_turn_f32(b)
+    return r * c, r * s
+
+
+def normals(seed: int, ids: np.ndarray, k: np.ndarray, first: int, count: int) -> np.ndarray:
+    """(len(k), len(ids), count) standard normals [first, first + count) of each (placement id,
+    sample k) under `seed`: normal m is Box–Muller output m % 4 of the Philox block with counter
+    (k low word, k high word, placement id, m // 4)."""
     kk = np.asarray(k, dtype=np.uint64)[:, None]
     shape = (len(kk), len(ids))
-    ctr = [np.broadcast_to(kk & _M32, shape), np.broadcast_to(kk >> np.uint64(32), shape),
-           np.broadcast_to(np.asarray(ids, dtype=np.uint64)[None, :], shape), np.full(shape, stream, np.uint64)]
-    w = philox4x32_10(np.stack(ctr), (seed & 0xFFFFFFFF, seed >> 32)).astype(np.float64)
-    u = (w + 0.5) / 2.0 ** 32
-    out = np.empty(shape + (4,))
-    for i in range(2):
-        r = np.sqrt(-2.0 * np.log(u[2 * i]))
-        out[..., 2 * i] = r * np.cos(2 * np.pi * u[2 * i + 1])
-        out[..., 2 * i + 1] = r * np.sin(2 * np.pi * u[2 * i + 1])
-    return out
+    out = []
+    for b in range(first // 4, (first + count - 1) // 4 + 1):
+        ctr = [np.broadcast_to(kk & _M32, shape), np.broadcast_to(kk >> np.uint64(32), shape),
+               np.broadcast_to(np.asarray(ids, dtype=np.uint64)[None, :], shape), np.full(shape, b, np.uint64)]
+        w = philox4x32_10(np.stack(ctr), (seed & 0xFFFFFFFF, seed >> 32))
+        out += [*box_muller(w[0], w[1]), *box_muller(w[2], w[3])]
+    z = np.stack(out, axis=-1).astype(np.float64)
+    o = first - 4 * (first // 4)
+    return z[..., o:o + count]
 
 
 def strap(accel: np.ndarray, rotations: np.ndarray, coef: np.ndarray, gravity: np.ndarray) -> np.ndarray:
@@ -65,13 +132,13 @@ def drift(tables: dict, s: int, seed: int, ids: np.ndarray, N: int) -> np.ndarra
     """(N, P, 3) Gauss–Markov + random-walk bias of sensor s; the Markov state starts from its
     stationary law."""
     k = np.arange(N)
-    zm = gauss4(seed, ids, k, 4 * s + MARKOV)[..., :3]
+    zm = normals(seed, ids, k, normal_base(s), 3)
     x = tables["markov_q"][None, :, s] * zm
     x[0] = tables["markov_s0"][:, s] * zm[0]
     out = np.empty_like(x)
     for p in range(len(ids)):
         out[:, p] = lfilter([1.0], [1.0, -tables["markov_phi"][p, s]], x[:, p], axis=0)
-    steps = tables["walk_q"][None, :, s] * gauss4(seed, ids, k, 4 * s + WALK)[..., :3]
+    steps = tables["walk_q"][None, :, s] * normals(seed, ids, k, normal_base(s) + 3, 3)
     steps[0] = 0.0
     return out + np.cumsum(steps, axis=0)
 
@@ -129,8 +196,8 @@ def apply_device_reference(accel, gyro, rotations, tables, *, fps, seed, ids, gr
     for s, name in enumerate(("accel", "gyro", "mag")[:n_s]):
         y = np.einsum("pij,kpj->kpi", tables["sens"][:, s].reshape(P, 3, 3), xs[s])
         y = y + tables["bias"][:, s] + drift(tables, s, seed, ids, N)
-        y = y + tables["white"][:, s] * gauss4(seed, ids, k, 4 * s + WHITE)[..., :3]
+        y = y + tables["white"][:, s] * normals(seed, ids, k, normal_base(s) + 6, 3)
         out[name] = adc(y, tables["clip"][:, s]).astype(np.float32)
-    jitter = tables["jitter_ns"] * gauss4(seed, ids, k, JITTER)[..., 0]
+    jitter = tables["jitter_ns"] * normals(seed, ids, k, JITTER, 1)[..., 0]
     out["timestamps"] = np.rint(k[:, None] * (1e9 / tables["odr"]) + tables["time_offset_ns"] + jitter).astype(np.int64)
     return out
