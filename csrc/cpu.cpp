@@ -317,7 +317,9 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
         std::vector<double> frame(pb.n_items * 3), grouped(elementwise ? 0 : pb.n_items * 3);
         double lane_pos[kLanes * 3], lane_rot[kLanes * 9];
         double lane_ok[kLanes];
-#pragma omp for schedule(static)
+        // dynamic: a thread another process's thread preempts (generate's writer) holds up
+        // only its last few frames, not a static half of the chunk
+#pragma omp for schedule(dynamic, 4)
         for (int64_t t = c.s0; t < c.s1; ++t) {
           if (elementwise) {
             for (int64_t u = 0; u < pb.n_items; ++u) {
@@ -364,7 +366,7 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
 #pragma omp parallel
       {
         std::vector<uint8_t> ok(P);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int64_t t = c.c0; t < c.c1; ++t) {
           const bool interior = t > 0 && t < pb.T - 1 && !elementwise;
           if (interior) interior_frame(pb, ps, rs, c.s0, t, ok.data());

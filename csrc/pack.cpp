@@ -73,7 +73,7 @@ void pack_f16(const float* accel, const float* gyro, int64_t N, int64_t P, uint1
 #pragma omp parallel
   {
     std::vector<float> rows(kPackBlock * N * 6);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t pa = 0; pa < P; pa += kPackBlock) {
       const int64_t pe = pa + kPackBlock < P ? pa + kPackBlock : P;
       transpose_block(accel, gyro, N, P, pa, pe, rows.data());

@@ -412,24 +412,68 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
                              chunk_frames=chunk_frames, backend="cuda", return_rotations=return_rotations,
                              return_positions=return_positions, check_finite=check_finite)
         return _to_host_like(result, joint_transforms)
+    A = device_float(joint_transforms, "joint_transforms") if on_cuda else host_float(joint_transforms, "joint_transforms")
+    if A.ndim != 4 or A.shape[2:] not in ((4, 4), (3, 4)):
+        raise shape_error("joint_transforms", "(T, J, 4, 4) or (T, J, 3, 4)", A.shape)
+    _check_frames(int(A.shape[0]), "joint_transforms")
+    setup = skinned_setup(rest_vertices, faces, skin_joints, skin_weights, int(A.shape[1]), fps, vertex_ids=vertex_ids,
+                          placements=placements, face_ids=face_ids, barycentric=barycentric, yaw=yaw, offset=offset,
+                          rest_tangents=rest_tangents, lowpass_hz=lowpass_hz, gravity=gravity)
+    A34 = A[:, :, :3, :]
+    if check_finite:
+        require_finite("joint_transforms", A34)
+    return setup.run(A34, backend=backend, chunk_frames=chunk_frames, return_rotations=return_rotations,
+                     return_positions=return_positions, template=joint_transforms, out=out)
+
+
+@dataclass
+class SkinnedSetup:
+    """skinned_imu's checked inputs that do not depend on the motion: the mesh, its skin tables,
+    the placements, their anchor tables and rest tangents, for J joints at `fps`. A loop over
+    many motions of one body (dataset/generate.py) builds it once and calls run per motion."""
+
+    rest: np.ndarray
+    F: np.ndarray
+    sj: np.ndarray
+    sw: np.ndarray
+    anchors: np.ndarray
+    bary: np.ndarray
+    yaw: np.ndarray
+    offset: np.ndarray
+    tangents: np.ndarray
+    tables: topology.AnchorTables
+    J: int
+    fps: float
+    cutoff: float
+    gravity: np.ndarray
+    mount: np.ndarray | None
+
+    def run(self, A34, *, backend: str, chunk_frames=None, return_rotations: bool = True, return_positions: bool = True,
+            template=None, out: dict | None = None) -> ImuResult:
+        """Readings for skinning matrices A34 (T, J, 3, 4), finite, on the backend's device
+        (numpy for 'cpu' / 'reference'; checked by the caller); backend resolved."""
+        if A34.shape[1] != self.J:
+            raise shape_error("joint_transforms", f"(T, {self.J}, 3, 4)", tuple(A34.shape))
+        return _skinned(self.rest, self.F, self.sj, self.sw, A34, self.fps, self.anchors, self.bary, self.yaw,
+                        self.offset, self.tangents, self.tables, cutoff=self.cutoff, gravity=self.gravity,
+                        mount=self.mount, backend=backend, chunk_frames=chunk_frames, return_rotations=return_rotations,
+                        return_positions=return_positions, template=A34 if template is None else template, out=out)
+
+
+def skinned_setup(rest_vertices, faces, skin_joints, skin_weights, J: int, fps, *, vertex_ids=None, placements=None,
+                  face_ids=None, barycentric=None, yaw=None, offset=None, rest_tangents=None, lowpass_hz=None,
+                  gravity=GRAVITY) -> SkinnedSetup:
+    """Checks and tables of skinned_imu (its arguments, for J joints), for SkinnedSetup.run."""
     rest = np.asarray(host_float(rest_vertices, "rest_vertices"), dtype=np.float64)
     if rest.ndim != 2 or rest.shape[1] != 3:
         raise shape_error("rest_vertices", "(V, 3)", rest.shape)
     V = len(rest)
     require_finite("rest_vertices", rest)
-    A = device_float(joint_transforms, "joint_transforms") if on_cuda else host_float(joint_transforms, "joint_transforms")
-    if A.ndim != 4 or A.shape[2:] not in ((4, 4), (3, 4)):
-        raise shape_error("joint_transforms", "(T, J, 4, 4) or (T, J, 3, 4)", A.shape)
-    T, J = int(A.shape[0]), int(A.shape[1])
-    _check_frames(T, "joint_transforms")
     fps = require_fps(fps)
     sj, sw = _skin_tables(skin_joints, skin_weights, V, J)
     F, anchors, bary, yaw, offset, cutoff, g, mount = _common_inputs(faces, V, vertex_ids, face_ids, barycentric, yaw, offset,
                                                               lowpass_hz, fps, gravity, placements)
     P = len(anchors)
-    A34 = A[:, :, :3, :]
-    if check_finite:
-        require_finite("joint_transforms", A34)
     tables = topology.anchor_tables(F, V, anchors, bary)
     topology.check_faces_nondegenerate(rest, F, tables.adj_face_ids, "rest_vertices")
     if rest_tangents is None:
@@ -441,10 +485,7 @@ def skinned_imu(rest_vertices, faces, skin_joints, skin_weights, joint_transform
         require_finite("rest_tangents", tangents)
         if np.any(np.linalg.norm(tangents, axis=1) < 1e-9):
             raise ValueError("rest_tangents: every direction must be non-zero")
-
-    return _skinned(rest, F, sj, sw, A34, fps, anchors, bary, yaw, offset, tangents, tables, cutoff=cutoff, gravity=g,
-                    mount=mount, backend=backend, chunk_frames=chunk_frames, return_rotations=return_rotations,
-                    return_positions=return_positions, template=joint_transforms, out=out)
+    return SkinnedSetup(rest, F, sj, sw, anchors, bary, yaw, offset, tangents, tables, J, fps, cutoff, g, mount)
 
 
 def _skin_tables(skin_joints, skin_weights, V: int, J: int) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,6 @@ from ..devices import apply_device, mix
 from ..devices.params import as_params
 from .. import engine
 from .._memory import keep_freed_memory
-from ..engine import skinned_imu
 from ..motion.resample import resample
 from ..motion.retarget import retarget
 from ..presets import placements_for
@@ -118,6 +117,7 @@ class Plan:
     placements: object
     layout: Layout
     failures: list = field(default_factory=list)  # (source, message): motions left out
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # tables built once per process
 
     @property
     def n_jobs(self) -> int:
@@ -167,6 +167,9 @@ def plan(cfg: GenerateConfig) -> Plan:
             A = b.skinning_matrices(r.G)
         except (ValueError, KeyError) as exc:
             failures.append((m.source or m.name, f"retargeting failed: {exc}"))
+            continue
+        if not np.isfinite(A).all():  # checked once here: the jobs hand these to the engine unchecked
+            failures.append((m.source or m.name, "retargeting gave non-finite joint transforms"))
             continue
         T = len(A)
         if T < N:
@@ -269,9 +272,10 @@ def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = N
             import torch
 
             A = torch.from_numpy(A).cuda()
-        res = skinned_imu(b.rest_vertices, b.faces, b.skin_joints, b.skin_weights, A, rate, placements=p.placements,
-                          backend=backend, return_positions=False, return_rotations=need_rot,
-                          out=_engine_outputs(len(A), P, need_rot) if backend in ("auto", "cpu") and engine._core else None)
+        be = engine._resolve_backend(backend, backend == "cuda")
+        res = _engine_setup(p, b, seq.betas is None).run(
+            A[:, :, :3, :], backend=be, template=A, return_positions=False, return_rotations=need_rot,
+            out=_engine_outputs(len(A), P, need_rot) if be == "cpu" else None)
         for i in np.flatnonzero(win[:, 0] == s):
             w = w0 + int(i)
             start = int(win[i, 1])
@@ -301,6 +305,20 @@ def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = N
 
 
 _SCRATCH = threading.local()  # per thread: the engine's outputs, reused from call to call
+
+
+def _engine_setup(p: Plan, body, shared: bool) -> engine.SkinnedSetup:
+    """The engine's checked tables of the plan's placements on `body` (the motion-independent
+    part of skinned_imu), built once per plan for the plan's body (`shared`), else per call (a
+    sequence's own shape). The frames themselves were checked finite when planned."""
+    key = "engine_setup"
+    if shared and key in p.cache:
+        return p.cache[key]
+    setup = engine.skinned_setup(body.rest_vertices, body.faces, body.skin_joints, body.skin_weights,
+                                 len(body.joint_names), p.config.rate, placements=p.placements)
+    if shared:
+        p.cache[key] = setup
+    return setup
 
 
 def _engine_outputs(T: int, P: int, rotations: bool) -> dict:
