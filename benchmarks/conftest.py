@@ -1,3 +1,9 @@
+import os
+
+# As the command line runs (cli/anymo_sim_cli/__init__.py): idle OpenMP threads sleep rather
+# than spin; set before anything imports anymo_sim (libgomp reads it when the extension loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pytest
 

@@ -56,3 +56,19 @@ def test_console_script_is_installed():
     res = subprocess.run(["anymo-sim", "info"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "backends" in res.stdout
+
+
+@pytest.mark.parametrize("user", [None, "ACTIVE"])
+def test_command_line_lets_idle_openmp_threads_sleep_unless_the_user_says(user):
+    """The CLI sets OMP_WAIT_POLICY=PASSIVE before the extension (and its libgomp) loads, so
+    generate's idle threads leave the cores to the store's compression; a user's value wins."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user:
+        env["OMP_WAIT_POLICY"] = user
+    code = "import anymo_sim_cli.app, os, sys; print(os.environ['OMP_WAIT_POLICY'], 'anymo_sim' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [user or "PASSIVE", "True"]
