@@ -452,8 +452,9 @@ class SkinnedSetup:
             template=None, out: dict | None = None) -> ImuResult:
         """Readings for skinning matrices A34 (T, J, 3, 4), finite, on the backend's device
         (numpy for 'cpu' / 'reference'; checked by the caller); backend resolved."""
-        if A34.shape[1] != self.J:
+        if A34.ndim != 4 or A34.shape[1:] != (self.J, 3, 4):
             raise shape_error("joint_transforms", f"(T, {self.J}, 3, 4)", tuple(A34.shape))
+        _check_frames(int(A34.shape[0]), "joint_transforms")
         return _skinned(self.rest, self.F, self.sj, self.sw, A34, self.fps, self.anchors, self.bary, self.yaw,
                         self.offset, self.tangents, self.tables, cutoff=self.cutoff, gravity=self.gravity,
                         mount=self.mount, backend=backend, chunk_frames=chunk_frames, return_rotations=return_rotations,
