@@ -286,7 +286,7 @@ struct BlockLanes {
   }
 
   // Sample k: drift, then device_output into the outputs for lanes [0, n). x: device_input,
-  // (3 s + a) * L + l; z: the block's normals, (slot * 4 + j) * L + l.
+  // (3 s + a) * L + l; z: the block's normals, normal m of lane l at m * L + l (normal_lanes).
   template <int NS>
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
   __attribute__((target_clones("avx512f", "avx2", "default")))

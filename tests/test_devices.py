@@ -195,7 +195,7 @@ def test_cpu_and_cuda_give_identical_bytes(rng, odr):
 @pytest.mark.parametrize("fps,odr", [(240.0, 100.0), (240.0, 240.0), (100.0, 100.0), (100.0, 1000.0), (1000.0, 104.0)])
 def test_cpu_vector_paths_equal_the_cuda_per_element_code(rng, monkeypatch, fps, odr):
     """The CPU driver draws, resamples and steps many placements at once; CUDA calls the shared
-    per-element functions (slot_normals, device_sample) one placement at a time. The CPU can run
+    per-element functions (normals, drift_step, device_sample) one placement at a time. The CPU can run
     those calls too ('cpu-elementwise'): both must give the same bytes, which is what CPU-GPU
     identity rests on where no GPU is at hand. 37 placements: two full blocks of 16 and a
     partial one; 2,600 frames: the CPU's copied frame window (1,024 frames) slides. Outputs

@@ -117,7 +117,7 @@ class Plan:
     placements: object
     layout: Layout
     failures: list = field(default_factory=list)  # (source, message): motions left out
-    cache: dict = field(default_factory=dict, repr=False, compare=False)  # tables built once per process
+    engine_setup: object = field(default=None, repr=False, compare=False)  # built by the first job (_engine_setup)
 
     @property
     def n_jobs(self) -> int:
@@ -255,6 +255,7 @@ def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = N
     devs = [as_params(d).replace(mag=None) for d in cfg.devices]  # the store holds accel + gyro
     need_rot = any(np.any(np.asarray(d.strap_frequency) > 0) for d in devs)  # the strap works in the world frame
     body = load_body(cfg.body)
+    be = engine._resolve_backend(backend, backend == "cuda")
     if imu is None or imu.shape != (L.windows_per_job, P, N, 6) or imu.dtype != cfg.dtype:
         imu = np.empty((L.windows_per_job, P, N, 6), dtype=cfg.dtype)
     out = {"imu": imu[:w1 - w0], "sequence": np.empty(w1 - w0, np.int32),
@@ -272,7 +273,6 @@ def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = N
             import torch
 
             A = torch.from_numpy(A).cuda()
-        be = engine._resolve_backend(backend, backend == "cuda")
         res = _engine_setup(p, b, seq.betas is None).run(
             A[:, :, :3, :], backend=be, template=A, return_positions=False, return_rotations=need_rot,
             out=_engine_outputs(len(A), P, need_rot) if be == "cpu" else None)
@@ -311,13 +311,12 @@ def _engine_setup(p: Plan, body, shared: bool) -> engine.SkinnedSetup:
     """The engine's checked tables of the plan's placements on `body` (the motion-independent
     part of skinned_imu), built once per plan for the plan's body (`shared`), else per call (a
     sequence's own shape). The frames themselves were checked finite when planned."""
-    key = "engine_setup"
-    if shared and key in p.cache:
-        return p.cache[key]
+    if shared and p.engine_setup is not None:
+        return p.engine_setup
     setup = engine.skinned_setup(body.rest_vertices, body.faces, body.skin_joints, body.skin_weights,
                                  len(body.joint_names), p.config.rate, placements=p.placements)
     if shared:
-        p.cache[key] = setup
+        p.engine_setup = setup
     return setup
 
 
