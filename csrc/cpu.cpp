@@ -9,6 +9,17 @@ namespace anymo {
 
 namespace {
 
+// Placements per lane block: of the pose state (ImuProblem::state_lanes) and of pose_lanes.
+constexpr int kLanes = 8;
+
+// Writes placement p's pose (pos 3, rot 9) into the lane-block state at frame s0 + i.
+inline void put_state(const ImuProblem& pb, int64_t i, int64_t p, const double* po, const double* ro, double* pos,
+                      double* rot) {
+  const int64_t jp = state_index(pb, i, p, 3, 0), jr = state_index(pb, i, p, 9, 0);
+  for (int c = 0; c < 3; ++c) pos[jp + c * kLanes] = po[c];
+  for (int c = 0; c < 9; ++c) rot[jr + c * kLanes] = ro[c];
+}
+
 template <class Positions>
 int64_t pose_stage(const ImuProblem& pb, const ChunkPlan& c, const Positions& X, double* pos,
                    double* rot) {
@@ -17,7 +28,9 @@ int64_t pose_stage(const ImuProblem& pb, const ChunkPlan& c, const Positions& X,
 #pragma omp parallel for schedule(static) reduction(+ : degenerate)
   for (int64_t i = 0; i < n; ++i) {
     const int64_t t = c.s0 + i / pb.P, p = i % pb.P;
-    const int d = pose_placement(pb, X, t, p, pos + i * 3, rot + i * 9);
+    double po[3], ro[9];
+    const int d = pose_placement(pb, X, t, p, po, ro);
+    put_state(pb, t - c.s0, p, po, ro, pos, rot);
     if (t >= c.c0 && t < c.c1) degenerate += d;  // halo frames are counted by their own chunk
   }
   return degenerate;
@@ -25,19 +38,49 @@ int64_t pose_stage(const ImuProblem& pb, const ChunkPlan& c, const Positions& X,
 
 // Stage 2 of one interior frame t for all placements: imu_sample_interior across placements in
 // vector lanes (cloned for AVX-512 and AVX2), then imu_sample for the few outside its branch.
+// Whole lane blocks read the state's rows as vectors in plain ivdep loops (GCC leaves an omp
+// simd loop over imu_sample_interior scalar, as it would pose_lanes below).
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, int64_t s0, int64_t t, uint8_t* ok) {
+  constexpr int L = kLanes;
   const int64_t P = pb.P;
   float* fa = pb.accel + t * P * 3;
   float* wa = pb.gyro + t * P * 3;
-#pragma omp simd
-  for (int64_t p = 0; p < P; ++p) {
-    V3 f, w;
-    ok[p] = imu_sample_interior(pb, ps, rs, s0, t, p, f, w);
+  auto put = [&](int64_t p, bool good, V3 f, V3 w) {
+    ok[p] = good;
     fa[p * 3] = (float)f.x; fa[p * 3 + 1] = (float)f.y; fa[p * 3 + 2] = (float)f.z;
     wa[p * 3] = (float)w.x; wa[p * 3 + 1] = (float)w.y; wa[p * 3 + 2] = (float)w.z;
+  };
+  int64_t p0 = 0;
+  for (; p0 + L <= P; p0 += L) {
+    // the block's rows at t - 1, t, t + 1
+    const double* __restrict qa = ps + state_index(pb, t - 1 - s0, p0, 3, 0);
+    const double* __restrict qt = ps + state_index(pb, t - s0, p0, 3, 0);
+    const double* __restrict qb = ps + state_index(pb, t + 1 - s0, p0, 3, 0);
+    const double* __restrict ra = rs + state_index(pb, t - 1 - s0, p0, 9, 0);
+    const double* __restrict rt = rs + state_index(pb, t - s0, p0, 9, 0);
+    const double* __restrict rb = rs + state_index(pb, t + 1 - s0, p0, 9, 0);
+    double f[3][L], w[3][L], good[L];
+#pragma GCC ivdep
+    for (int l = 0; l < L; ++l) {
+      M3 Ra, Rt, Rb;
+      for (int i = 0; i < 9; ++i) Ra.m[i] = ra[i * L + l], Rt.m[i] = rt[i * L + l], Rb.m[i] = rb[i * L + l];
+      V3 fl, wl;
+      const bool small = interior_readings(pb, V3{qa[l], qa[L + l], qa[2 * L + l]}, V3{qt[l], qt[L + l], qt[2 * L + l]},
+                                           V3{qb[l], qb[L + l], qb[2 * L + l]}, Ra, Rt, Rb, fl, wl);
+      good[l] = pick(small, 1.0, 0.0);
+      f[0][l] = fl.x; f[1][l] = fl.y; f[2][l] = fl.z;
+      w[0][l] = wl.x; w[1][l] = wl.y; w[2][l] = wl.z;
+    }
+    for (int l = 0; l < L; ++l)
+      put(p0 + l, good[l] != 0.0, V3{f[0][l], f[1][l], f[2][l]}, V3{w[0][l], w[1][l], w[2][l]});
+  }
+  for (; p0 < P; ++p0) {  // a last, partial block: the same operations one at a time
+    V3 fl, wl;
+    const bool good = imu_sample_interior(pb, ps, rs, s0, t, p0, fl, wl);
+    put(p0, good, fl, wl);
   }
 }
 
@@ -147,7 +190,6 @@ void skin_frame(const ImuProblem& pb, const SkinGroups& G, int64_t t, double* xs
 // same face count: a zero cross product added to sums that started at +0 changes nothing. An
 // unused slot (bary 0) has weight 0, an empty ring and `unused` 1, which keeps b / nn finite
 // (0 / 1) where pose_placement skips the slot; its terms are then exact zeros.
-constexpr int kLanes = 8;
 
 struct PoseBlocks {
   int64_t n = 0;                   // blocks
@@ -291,6 +333,8 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
   pb.taps = taps.data();
   pb.half_width = H;
   if (pb.chunk < 1) pb.chunk = 1;
+  pb.state_lanes = kLanes;
+  const int64_t padded = (pb.P + kLanes - 1) / kLanes * kLanes;  // placements with the last block's spare lanes
 
   // chunk scratch kept between calls (drivers.h)
   thread_local std::vector<double> kept_pos, kept_rot, kept_raw;
@@ -304,8 +348,8 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
   for (int64_t c0 = 0; c0 < pb.T; c0 += pb.chunk) {
     const ChunkPlan c = plan_chunk(pb, c0);
     const int64_t ns = c.s1 - c.s0;
-    pos.resize(ns * P * 3);
-    rot.resize(ns * P * 9);
+    pos.resize(ns * padded * 3);
+    rot.resize(ns * padded * 9);
     if (pb.skinned) {
       if (blocks.n == 0 && P > 0) blocks = pose_blocks(pb);
       if (groups.begin.empty() && !elementwise) groups = skin_groups(pb);
@@ -330,24 +374,23 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
             skin_frame(pb, groups, t, grouped.data(), frame.data());
           }
           const ScratchPositions X{frame.data(), pb.n_items, t};
-          const int64_t i0 = (t - c.s0) * P;
           int64_t d = 0;
           for (int64_t b = 0; b < blocks.n; ++b) {
             const int64_t p0 = b * kLanes, nl = P - p0 < kLanes ? P - p0 : kLanes;
             if (elementwise) {
               for (int l = 0; l < kLanes; ++l) lane_ok[l] = 0.0;
-            } else {
+            } else {  // the block's rows go to the state as they are (pose_lanes' layout is the state's)
               pose_lanes(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
+              double* po = pos.data() + state_index(pb, t - c.s0, p0, 3, 0);
+              double* ro = rot.data() + state_index(pb, t - c.s0, p0, 9, 0);
+              for (int j = 0; j < 3 * kLanes; ++j) po[j] = lane_pos[j];
+              for (int j = 0; j < 9 * kLanes; ++j) ro[j] = lane_rot[j];
             }
             for (int64_t l = 0; l < nl; ++l) {
-              double* po = pos.data() + (i0 + p0 + l) * 3;
-              double* ro = rot.data() + (i0 + p0 + l) * 9;
-              if (lane_ok[l] == 0.0) {
-                d += pose_placement(pb, X, t, p0 + l, po, ro);
-                continue;
-              }
-              for (int j = 0; j < 3; ++j) po[j] = lane_pos[j * kLanes + l];
-              for (int j = 0; j < 9; ++j) ro[j] = lane_rot[j * kLanes + l];
+              if (lane_ok[l] != 0.0) continue;
+              double q[3], r[9];
+              d += pose_placement(pb, X, t, p0 + l, q, r);
+              put_state(pb, t - c.s0, p0 + l, q, r, pos.data(), rot.data());
             }
           }
           if (t >= c.c0 && t < c.c1) degenerate += d;  // halo frames are counted by their own chunk

@@ -72,7 +72,7 @@ AM_HD bool so3_log_small(const M3& R, V3& out) {
   // |z| < 0.1: the first omitted term is below 1e-13 relative
   const double k = 2.0 * h * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
   out = k * d;
-  return tr >= m[0] && tr >= m[4] && tr >= m[8] && z2 < 0.01;
+  return (tr >= m[0]) & (tr >= m[4]) & (tr >= m[8]) & (z2 < 0.01);  // no branches: vector lanes
 }
 
 // Rotation vector (axis * angle, angle in [0, pi]) of a rotation matrix, through the

@@ -55,7 +55,20 @@ struct ImuProblem {
   float* gyro = nullptr;
   float* rotations = nullptr;
   float* positions = nullptr;
+
+  // Layout of the drivers' pose state (pos (.., 3) and rot (.., 9) per frame from s0): 0 =
+  // (frame, P, width), as CUDA keeps it; L > 0 = (frame, ceil(P / L), width, L), the CPU's blocks
+  // of L placements with a component's lanes side by side (vector loads, no transposes).
+  int64_t state_lanes = 0;
 };
+
+// Index of component c of placement p's state at frame s0 + i (width 3: pos, 9: rot), and
+// the step between its components.
+AM_HD int64_t state_index(const ImuProblem& pb, int64_t i, int64_t p, int width, int c) {
+  const int64_t L = pb.state_lanes;
+  if (L == 0) return (i * pb.P + p) * width + c;
+  return ((i * ((pb.P + L - 1) / L) + p / L) * width + c) * L + p % L;
+}
 
 // Frames touched while producing output frames [c0, c1): `raw` = the unfiltered readings the
 // low-pass needs, `state` = the poses the stencils need (3 halo frames cover the one-sided
@@ -184,21 +197,24 @@ AM_HD int pose_placement(const ImuProblem& pb, const Positions& X, int64_t t, in
 }
 
 // ---- stage 2: specific force and body rate of placement p at frame t ------------------------
+AM_HD V3 state_v3(const ImuProblem& pb, const double* pos, int64_t i, int64_t p) {
+  const int64_t j = state_index(pb, i, p, 3, 0), d = pb.state_lanes ? pb.state_lanes : 1;
+  return V3{pos[j], pos[j + d], pos[j + 2 * d]};
+}
+
+AM_HD M3 state_m3(const ImuProblem& pb, const double* rot, int64_t i, int64_t p) {
+  const int64_t j = state_index(pb, i, p, 9, 0), d = pb.state_lanes ? pb.state_lanes : 1;
+  M3 R;
+  for (int k = 0; k < 9; ++k) R.m[k] = rot[j + k * d];
+  return R;
+}
+
 // pos/rot: state buffers (frames from s0, P placements).
 AM_HD void imu_sample(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0,
                       int64_t t, int64_t p, V3& f_out, V3& w_out) {
   const int side = t == 0 ? 1 : (t == pb.T - 1 ? -1 : 0);
-  const int64_t P = pb.P;
-  auto P3 = [&](int64_t tt) {
-    const double* q = pos + ((tt - s0) * P + p) * 3;
-    return V3{q[0], q[1], q[2]};
-  };
-  auto RR = [&](int64_t tt) {
-    M3 R;
-    const double* q = rot + ((tt - s0) * P + p) * 9;
-    for (int i = 0; i < 9; ++i) R.m[i] = q[i];
-    return R;
-  };
+  auto P3 = [&](int64_t tt) { return state_v3(pb, pos, tt - s0, p); };
+  auto RR = [&](int64_t tt) { return state_m3(pb, rot, tt - s0, p); };
   const V3 st = P3(t);
   const M3 Rt = RR(t);
   V3 d[3], phi[2];
@@ -220,20 +236,10 @@ AM_HD void imu_sample(const ImuProblem& pb, const double* pos, const double* rot
 // stage 2 at an interior frame t (central stencils) where both relative rotations are small
 // angles (so3_log_small): the same operations as imu_sample there, branch-free so the CPU can
 // run it across placements in vector lanes. Returns false where imu_sample must do it.
-AM_HD_FLAT bool imu_sample_interior(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0,
-                               int64_t t, int64_t p, V3& f_out, V3& w_out) {
-  const int64_t P = pb.P;
-  const double* q0 = pos + ((t - 1 - s0) * P + p) * 3;
-  const double* q1 = pos + ((t - s0) * P + p) * 3;
-  const double* q2 = pos + ((t + 1 - s0) * P + p) * 3;
-  const V3 st = {q1[0], q1[1], q1[2]};
-  V3 d[2] = {V3{q0[0], q0[1], q0[2]} - st, V3{q2[0], q2[1], q2[2]} - st};
-  M3 Ra, Rt, Rb;
-  for (int i = 0; i < 9; ++i) {
-    Ra.m[i] = rot[((t - 1 - s0) * P + p) * 9 + i];
-    Rt.m[i] = rot[((t - s0) * P + p) * 9 + i];
-    Rb.m[i] = rot[((t + 1 - s0) * P + p) * 9 + i];
-  }
+// interior_readings takes the point's positions q and frames R at t - 1, t, t + 1.
+AM_HD_FLAT bool interior_readings(const ImuProblem& pb, V3 qa, V3 qt, V3 qb, const M3& Ra, const M3& Rt,
+                                  const M3& Rb, V3& f_out, V3& w_out) {
+  V3 d[2] = {qa - qt, qb - qt};
   V3 phi[2];
   const bool small = so3_log_small(mul_tn(Rt, Ra), phi[0]) & so3_log_small(mul_tn(Rt, Rb), phi[1]);
   const V3 a = second_difference(0, d, pb.fps * pb.fps);
@@ -241,6 +247,14 @@ AM_HD_FLAT bool imu_sample_interior(const ImuProblem& pb, const double* pos, con
   f_out = mul_t(Rt, a - g);
   w_out = chart_rate(0, phi, 0.5 * pb.fps);
   return small;
+}
+
+AM_HD_FLAT bool imu_sample_interior(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0,
+                                    int64_t t, int64_t p, V3& f_out, V3& w_out) {
+  const int64_t i = t - s0;
+  return interior_readings(pb, state_v3(pb, pos, i - 1, p), state_v3(pb, pos, i, p), state_v3(pb, pos, i + 1, p),
+                           state_m3(pb, rot, i - 1, p), state_m3(pb, rot, i, p), state_m3(pb, rot, i + 1, p), f_out,
+                           w_out);
 }
 
 // ---- stage 3: truncated, renormalised FIR of channel c (0..5) at frame t --------------------
@@ -263,11 +277,15 @@ AM_HD double lowpass_sample(const ImuProblem& pb, const double* raw, int64_t r0,
 // The optional frame outputs of (t, p): rotation and position, from the state buffers.
 AM_HD void store_frame(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0, int64_t t,
                        int64_t p) {
-  const int64_t o = t * pb.P + p, so = (t - s0) * pb.P + p;
-  if (pb.rotations)
-    for (int i = 0; i < 9; ++i) pb.rotations[o * 9 + i] = (float)rot[so * 9 + i];
-  if (pb.positions)
-    for (int i = 0; i < 3; ++i) pb.positions[o * 3 + i] = (float)pos[so * 3 + i];
+  const int64_t o = t * pb.P + p;
+  if (pb.rotations) {
+    const M3 R = state_m3(pb, rot, t - s0, p);
+    for (int i = 0; i < 9; ++i) pb.rotations[o * 9 + i] = (float)R.m[i];
+  }
+  if (pb.positions) {
+    const V3 q = state_v3(pb, pos, t - s0, p);
+    pb.positions[o * 3] = (float)q.x; pb.positions[o * 3 + 1] = (float)q.y; pb.positions[o * 3 + 2] = (float)q.z;
+  }
 }
 
 AM_HD void store_sample(const ImuProblem& pb, const double* pos, const double* rot, int64_t s0,
