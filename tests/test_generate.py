@@ -226,6 +226,32 @@ def test_bad_sequences_are_reported_and_the_rest_generated(tmp_path):
     assert ds.attrs["left_out"][0]["source"].endswith("broken.bvh")
 
 
+def test_non_finite_joint_transforms_leave_the_sequence_out(monkeypatch):
+    """The jobs hand the skinning matrices to the engine unchecked; plan() checks them finite
+    once and leaves a sequence whose retargeting gave NaN out, with its reason."""
+    import dataclasses
+
+    import anymo_sim.dataset.generate as gen
+
+    real = gen.retarget
+    poisoned = []
+
+    def retarget(m, body):
+        r = real(m, body)
+        if not poisoned:  # the first motion only
+            poisoned.append(m.name)
+            G = np.array(r.G, copy=True)
+            G[len(G) // 2, 3] = np.nan
+            r = dataclasses.replace(r, G=G)
+        return r
+
+    monkeypatch.setattr(gen, "retarget", retarget)
+    p = plan(GenerateConfig(**SMALL, dtype="float32"))
+    assert [s.name for s in p.sequences if s.name == poisoned[0]] == []
+    assert p.sequences and all(np.isfinite(s.A).all() for s in p.sequences)
+    assert [msg for _, msg in p.failures] == ["retargeting gave non-finite joint transforms"]
+
+
 def test_dry_run_writes_nothing(tmp_path):
     out = tmp_path / "dry.zarr"
     res = runner.invoke(app, ["generate", *CLI_SMALL, "--out", str(out), "--dry-run"])
