@@ -15,9 +15,9 @@ constexpr int kLanes = 8;
 // Writes placement p's pose (pos 3, rot 9) into the lane-block state at frame s0 + i.
 inline void put_state(const ImuProblem& pb, int64_t i, int64_t p, const double* po, const double* ro, double* pos,
                       double* rot) {
-  const int64_t jp = state_index(pb, i, p, 3, 0), jr = state_index(pb, i, p, 9, 0);
-  for (int c = 0; c < 3; ++c) pos[jp + c * kLanes] = po[c];
-  for (int c = 0; c < 9; ++c) rot[jr + c * kLanes] = ro[c];
+  const int64_t jp = state_index(pb, i, p, 3), jr = state_index(pb, i, p, 9), d = state_step(pb);
+  for (int c = 0; c < 3; ++c) pos[jp + c * d] = po[c];
+  for (int c = 0; c < 9; ++c) rot[jr + c * d] = ro[c];
 }
 
 template <class Positions>
@@ -56,12 +56,12 @@ void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, in
   int64_t p0 = 0;
   for (; p0 + L <= P; p0 += L) {
     // the block's rows at t - 1, t, t + 1
-    const double* __restrict qa = ps + state_index(pb, t - 1 - s0, p0, 3, 0);
-    const double* __restrict qt = ps + state_index(pb, t - s0, p0, 3, 0);
-    const double* __restrict qb = ps + state_index(pb, t + 1 - s0, p0, 3, 0);
-    const double* __restrict ra = rs + state_index(pb, t - 1 - s0, p0, 9, 0);
-    const double* __restrict rt = rs + state_index(pb, t - s0, p0, 9, 0);
-    const double* __restrict rb = rs + state_index(pb, t + 1 - s0, p0, 9, 0);
+    const double* __restrict qa = ps + state_index(pb, t - 1 - s0, p0, 3);
+    const double* __restrict qt = ps + state_index(pb, t - s0, p0, 3);
+    const double* __restrict qb = ps + state_index(pb, t + 1 - s0, p0, 3);
+    const double* __restrict ra = rs + state_index(pb, t - 1 - s0, p0, 9);
+    const double* __restrict rt = rs + state_index(pb, t - s0, p0, 9);
+    const double* __restrict rb = rs + state_index(pb, t + 1 - s0, p0, 9);
     double f[3][L], w[3][L], good[L];
 #pragma GCC ivdep
     for (int l = 0; l < L; ++l) {
@@ -381,8 +381,8 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
               for (int l = 0; l < kLanes; ++l) lane_ok[l] = 0.0;
             } else {  // the block's rows go to the state as they are (pose_lanes' layout is the state's)
               pose_lanes(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
-              double* po = pos.data() + state_index(pb, t - c.s0, p0, 3, 0);
-              double* ro = rot.data() + state_index(pb, t - c.s0, p0, 9, 0);
+              double* po = pos.data() + state_index(pb, t - c.s0, p0, 3);
+              double* ro = rot.data() + state_index(pb, t - c.s0, p0, 9);
               for (int j = 0; j < 3 * kLanes; ++j) po[j] = lane_pos[j];
               for (int j = 0; j < 9 * kLanes; ++j) ro[j] = lane_rot[j];
             }

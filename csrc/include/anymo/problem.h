@@ -62,13 +62,15 @@ struct ImuProblem {
   int64_t state_lanes = 0;
 };
 
-// Index of component c of placement p's state at frame s0 + i (width 3: pos, 9: rot), and
-// the step between its components.
-AM_HD int64_t state_index(const ImuProblem& pb, int64_t i, int64_t p, int width, int c) {
+// Index of the first component of placement p's state at frame s0 + i (width 3: pos, 9: rot);
+// its components follow state_step apart.
+AM_HD int64_t state_index(const ImuProblem& pb, int64_t i, int64_t p, int width) {
   const int64_t L = pb.state_lanes;
-  if (L == 0) return (i * pb.P + p) * width + c;
-  return ((i * ((pb.P + L - 1) / L) + p / L) * width + c) * L + p % L;
+  if (L == 0) return (i * pb.P + p) * width;
+  return (i * ((pb.P + L - 1) / L) + p / L) * width * L + p % L;
 }
+
+AM_HD int64_t state_step(const ImuProblem& pb) { return pb.state_lanes ? pb.state_lanes : 1; }
 
 // Frames touched while producing output frames [c0, c1): `raw` = the unfiltered readings the
 // low-pass needs, `state` = the poses the stencils need (3 halo frames cover the one-sided
@@ -198,12 +200,12 @@ AM_HD int pose_placement(const ImuProblem& pb, const Positions& X, int64_t t, in
 
 // ---- stage 2: specific force and body rate of placement p at frame t ------------------------
 AM_HD V3 state_v3(const ImuProblem& pb, const double* pos, int64_t i, int64_t p) {
-  const int64_t j = state_index(pb, i, p, 3, 0), d = pb.state_lanes ? pb.state_lanes : 1;
+  const int64_t j = state_index(pb, i, p, 3), d = state_step(pb);
   return V3{pos[j], pos[j + d], pos[j + 2 * d]};
 }
 
 AM_HD M3 state_m3(const ImuProblem& pb, const double* rot, int64_t i, int64_t p) {
-  const int64_t j = state_index(pb, i, p, 9, 0), d = pb.state_lanes ? pb.state_lanes : 1;
+  const int64_t j = state_index(pb, i, p, 9), d = state_step(pb);
   M3 R;
   for (int k = 0; k < 9; ++k) R.m[k] = rot[j + k * d];
   return R;
