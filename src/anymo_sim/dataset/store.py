@@ -109,6 +109,10 @@ class ZarrWriter:
                 shutil.rmtree(tmp, ignore_errors=True)
         self.root = zarr.open_group(str(self.path), mode="r+")
         _check_same_config(self.path, self.root.attrs.get("anymo_sim", {}), attrs)
+        # Every chunk is stored without first testing it against the fill value: zarr's all-NaN
+        # test (write_empty_chunks=False) is a scalar float16 isnan pass over the whole job,
+        # ~20 % of a write's CPU (benchmarks/RESULTS.md). Reads give the same values either way.
+        self.imu = self.root["imu"].with_config({"write_empty_chunks": True})
 
     def _create(self, zarr, path: Path, attrs: dict, static: dict) -> None:
         L = self.layout
@@ -149,7 +153,7 @@ class ZarrWriter:
         self._clear_job(job)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.root["imu"][w0:w1] = data["imu"]
+            self.imu[w0:w1] = data["imu"]
             for name in ("sequence", "start_s", "seed", "device"):
                 self.root[f"windows/{name}"][w0:w1] = data[name]
             self.root["windows/text"][w0:w1] = _str_array(data["text"])
