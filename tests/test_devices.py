@@ -155,6 +155,25 @@ def test_same_seed_same_bytes_in_any_chunking(rng, backend):
     assert not np.array_equal(other.accel, runs[0].accel)
 
 
+
+@pytest.mark.parametrize("backend", KERNELS + ["reference"])
+def test_max_samples_keeps_the_first_samples_as_they_were(rng, backend):
+    """generate asks for a window's samples only; the motion runs past it for the resampling."""
+    P, T, fps = 40, 260, 100.0
+    dev = full_device(P, rng)  # clock error: resampled, with a loose strap and bias drift
+    a, g, R = moving_inputs(rng, T, P, fps)
+    full = apply_device(a, g, fps, dev, seed=11, rotations=R, backend=backend)
+    assert len(full.accel) > 200
+    cut = apply_device(a, g, fps, dev, seed=11, rotations=R, backend=backend, max_samples=200)
+    for name in ("timestamps", "accel", "gyro", "mag"):
+        assert getattr(cut, name).shape[0] == 200, name
+        assert getattr(cut, name).tobytes() == getattr(full, name)[:200].tobytes(), name
+    more = apply_device(a, g, fps, dev, seed=11, rotations=R, backend=backend, max_samples=10 ** 6)
+    assert more.accel.tobytes() == full.accel.tobytes()
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="max_samples"):
+            apply_device(a, g, fps, dev, seed=11, rotations=R, backend=backend, max_samples=bad)
+
 @pytest.mark.parametrize("backend", KERNELS)
 def test_a_placement_does_not_depend_on_the_others(rng, backend):
     """Streams are keyed by placement id: a placement reads the same alone or among others."""

@@ -291,8 +291,9 @@ def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = N
             seed = window_seed(cfg.seed, w)
             device, which = window_devices(devs, P, seed, rate, cfg.randomize)
             rd = apply_device(res.accel[idx], res.gyro[idx], rate, device, seed=seed,
-                              rotations=res.rotations[idx] if need_rot else None, backend=backend, timestamps=False)
-            acc, gyr = (rd.accel[:N], rd.gyro[:N])
+                              rotations=res.rotations[idx] if need_rot else None, backend=backend, timestamps=False,
+                              max_samples=N)
+            acc, gyr = rd.accel, rd.gyro
             if backend == "cuda":
                 acc, gyr = acc.cpu().numpy(), gyr.cpu().numpy()
             pack_window(acc, gyr, out["imu"][i])

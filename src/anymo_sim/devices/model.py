@@ -262,7 +262,8 @@ def _inputs(accel, gyro, rotations, on_cuda: bool):
 
 
 def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_ids=None,
-                 gravity=engine.GRAVITY, backend="auto", chunk_samples=None, timestamps=True) -> DeviceReadings:
+                 gravity=engine.GRAVITY, backend="auto", chunk_samples=None, timestamps=True,
+                 max_samples=None) -> DeviceReadings:
     """Pass ideal readings through a device model.
 
     accel, gyro: (T, P, 3) ideal specific force (m/s²) and body rate (rad/s) in each
@@ -274,6 +275,9 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
         integers keying each placement's random streams (default 0..P-1), so shards of a
         dataset can draw independent placements. timestamps=False: readings only (timestamps
         None), and the jitter's random numbers are not drawn; the readings are the same.
+    max_samples: keep only the first max_samples device samples (the rest are not computed;
+        the kept ones are the same as without it), e.g. a window's length when the motion
+        runs past it for the resampling's sake.
     Returns DeviceReadings: (N, P) int64 ns timestamps and (N, P, 3) float32 readings at the
     device's rate, of the caller's array kind.
     """
@@ -285,7 +289,8 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
 
         moved = [None if x is None else torch.as_tensor(to_numpy(x)).cuda() for x in (accel, gyro, rotations)]
         res = apply_device(moved[0], moved[1], fps, device, seed=seed, rotations=moved[2], placement_ids=placement_ids,
-                           gravity=gravity, backend="cuda", chunk_samples=chunk_samples, timestamps=timestamps)
+                           gravity=gravity, backend="cuda", chunk_samples=chunk_samples, timestamps=timestamps,
+                           max_samples=max_samples)
         conv = (lambda x: None if x is None else (x.cpu() if is_torch(accel) else x.cpu().numpy()))
         return DeviceReadings(conv(res.timestamps), conv(res.accel), conv(res.gyro), conv(res.mag), res.odr)
     fps = require_fps(fps)
@@ -305,6 +310,10 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
         raise ValueError(f"placement_ids: expected ({P},) integers in [0, 2^32), got shape {ids.shape} dtype {ids.dtype}")
     g = engine._gravity(gravity)
     N, resample = _sample_count(T, fps, tables)
+    if max_samples is not None:
+        if isinstance(max_samples, (bool, np.bool_)) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
+            raise ValueError(f"max_samples: expected a positive integer, got {max_samples!r}")
+        N = min(N, int(max_samples))
     table, half = resample_table(fps, tables["odr"])
     if chunk_samples is not None and (not isinstance(chunk_samples, (int, np.integer)) or chunk_samples < 1):
         raise ValueError(f"chunk_samples: expected a positive integer, got {chunk_samples!r}")
