@@ -153,20 +153,40 @@ struct BlockFir {
   // Copies frames [a, b] of placements [pa, pe) (lanes beyond pe: zeros).
   void load(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t a, int64_t b) {
     const int ch = 3 * pb.n_sensors;
-    rows.assign((size_t)(b - a + 1) * ch * L, 0.0);
+    const int nl = (int)(pe - pa);
+    rows.resize((size_t)(b - a + 1) * ch * L);
     for (int64_t n = a; n <= b; ++n) {
       double* r = rows.data() + (n - a) * ch * L;
-      for (int64_t p = pa; p < pe; ++p) {
-        const int64_t j = (n * pb.P + p) * 3, l = p - pa;
-        for (int i = 0; i < 3; ++i) {
-          r[i * L + l] = pb.strap_force ? pb.strap_force[j + i] : (double)pb.accel[j + i];
-          r[(3 + i) * L + l] = (double)pb.gyro[j + i];
-          if (ch == 9) r[(6 + i) * L + l] = pb.mag_local[j + i];
-        }
-      }
+      const int64_t j = (n * pb.P + pa) * 3;
+      if (pb.strap_force)
+        lanes_of_xyz(pb.strap_force + j, nl, r);
+      else
+        lanes_of_xyz(pb.accel + j, nl, r);
+      lanes_of_xyz(pb.gyro + j, nl, r + 3 * L);
+      if (ch == 9) lanes_of_xyz(pb.mag_local + j, nl, r + 6 * L);
     }
     f0 = a;
     f1 = b;
+  }
+
+  // nl placements' (x, y, z) rows at q into r[c * L + l] as doubles, lanes nl.. zero: a
+  // transpose the compiler turns into vector shuffles for a whole block (nl = L).
+  template <class T>
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+  __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+  static void lanes_of_xyz(const T* __restrict q, int nl, double* __restrict r) {
+    if (nl == L) {
+#pragma GCC ivdep
+      for (int l = 0; l < L; ++l) {
+        r[l] = (double)q[3 * l];
+        r[L + l] = (double)q[3 * l + 1];
+        r[2 * L + l] = (double)q[3 * l + 2];
+      }
+      return;
+    }
+    for (int l = 0; l < L; ++l)
+      for (int c = 0; c < 3; ++c) r[c * L + l] = l < nl ? (double)q[3 * l + c] : 0.0;
   }
 
   // x[(3 s + a) L + p - pa]: device_input of sample k for the block, lane-major.
