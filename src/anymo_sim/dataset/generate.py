@@ -36,7 +36,10 @@ from ..viewer import rest_frames
 from .store import CHANNELS, FORMAT, FORMAT_VERSION, UNITS, Hdf5Writer, Layout, ZarrWriter
 
 DEFAULT_DEVICES = ("watch-bmi270", "phone-lsm6dso", "wearable-icm42688p", "suit-xsens-dot", "glasses-aria")
-ENGINE_MARGIN_S = 0.25  # simulated on each side of a job's windows, so window edges see central differences
+# Frames simulated on each side of a job's windows so that their edge frames get the engine's
+# central differences, not the one-sided ones of a motion's ends: its stencils reach one frame
+# (docs/engine.md; without a low-pass, which generate does not use). Wider gives the same bytes.
+ENGINE_MARGIN_FRAMES = 2
 
 
 class GenerateError(RuntimeError):
@@ -251,7 +254,7 @@ def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = N
     w0, w1 = L.job_windows(job)
     N, P, rate = L.N, L.P, cfg.rate
     pad = int(math.ceil(0.01 * N)) + 8  # clock error (< 1 %) and the interpolator's half-width
-    margin = int(round(ENGINE_MARGIN_S * rate))
+    margin = ENGINE_MARGIN_FRAMES
     devs = [as_params(d).replace(mag=None) for d in cfg.devices]  # the store holds accel + gyro
     need_rot = any(np.any(np.asarray(d.strap_frequency) > 0) for d in devs)  # the strap works in the world frame
     body = load_body(cfg.body)
