@@ -155,7 +155,6 @@ def test_same_seed_same_bytes_in_any_chunking(rng, backend):
     assert not np.array_equal(other.accel, runs[0].accel)
 
 
-
 @pytest.mark.parametrize("backend", KERNELS + ["reference"])
 def test_max_samples_keeps_the_first_samples_as_they_were(rng, backend):
     """generate asks for a window's samples only; the motion runs past it for the resampling."""
@@ -173,6 +172,7 @@ def test_max_samples_keeps_the_first_samples_as_they_were(rng, backend):
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="max_samples"):
             apply_device(a, g, fps, dev, seed=11, rotations=R, backend=backend, max_samples=bad)
+
 
 @pytest.mark.parametrize("backend", KERNELS)
 def test_a_placement_does_not_depend_on_the_others(rng, backend):

@@ -97,7 +97,6 @@ def test_windows_are_the_engine_readings_at_their_times(tmp_path):
     assert 0.8 * 9.81 < np.median(f) < 1.2 * 9.81
 
 
-
 def test_the_engine_margin_is_wide_enough(small_plan, monkeypatch):
     """A job simulates ENGINE_MARGIN_FRAMES beyond its windows so their edge frames get central
     differences: a much wider margin gives the same bytes; none changes the windows that start
@@ -110,6 +109,7 @@ def test_the_engine_margin_is_wide_enough(small_plan, monkeypatch):
     assert [run_job(small_plan, j)["imu"].tobytes() for j in jobs] == base
     monkeypatch.setattr(gen, "ENGINE_MARGIN_FRAMES", 0)
     assert [run_job(small_plan, j)["imu"].tobytes() for j in jobs] != base
+
 
 def test_device_params_rebuild_the_devices_each_window_used(small_plan, tmp_path, monkeypatch):
     """ds.device_params(w) gives the very DeviceParams generate passed to apply_device for window
