@@ -40,10 +40,16 @@ int64_t pose_stage(const ImuProblem& pb, const ChunkPlan& c, const Positions& X,
 // vector lanes (cloned for AVX-512 and AVX2), then imu_sample for the few outside its branch.
 // Whole lane blocks read the state's rows as vectors in plain ivdep loops (GCC leaves an omp
 // simd loop over imu_sample_interior scalar, as it would pose_lanes below).
+// carry: per full block, (5, kLanes) rows: k, d' (3) and the small flag of the transpose of the
+// frame's forward rotation M = Rt^T R(t+1) (so3_log_small_parts; M^T has M's k). Carried: frame
+// t - 1 left them there, and R(t-1)^T Rt's transpose is Rt^T R(t-1) to the bit (the same
+// products summed in the same order), so its log is k d', as computing it would give.
+template <bool Carried>
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, int64_t s0, int64_t t, uint8_t* ok) {
+void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, int64_t s0, int64_t t, uint8_t* ok,
+                    double* carry) {
   constexpr int L = kLanes;
   const int64_t P = pb.P;
   float* fa = pb.accel + t * P * 3;
@@ -62,15 +68,34 @@ void interior_frame(const ImuProblem& pb, const double* ps, const double* rs, in
     const double* __restrict ra = rs + state_index(pb, t - 1 - s0, p0, 9);
     const double* __restrict rt = rs + state_index(pb, t - s0, p0, 9);
     const double* __restrict rb = rs + state_index(pb, t + 1 - s0, p0, 9);
+    double* __restrict c = carry + p0 * 5;
     double f[3][L], w[3][L], good[L];
 #pragma GCC ivdep
     for (int l = 0; l < L; ++l) {
-      M3 Ra, Rt, Rb;
-      for (int i = 0; i < 9; ++i) Ra.m[i] = ra[i * L + l], Rt.m[i] = rt[i * L + l], Rb.m[i] = rb[i * L + l];
+      M3 Rt, Rb;
+      for (int i = 0; i < 9; ++i) Rt.m[i] = rt[i * L + l], Rb.m[i] = rb[i * L + l];
+      double kf, kb;
+      V3 df, db;
+      const M3 M = mul_tn(Rt, Rb);
+      const bool sf = so3_log_small_parts(M, kf, df);
+      bool sb;
+      if (Carried) {
+        kb = c[l];
+        db = V3{c[L + l], c[2 * L + l], c[3 * L + l]};
+        sb = c[4 * L + l] != 0.0;
+      } else {
+        M3 Ra;
+        for (int i = 0; i < 9; ++i) Ra.m[i] = ra[i * L + l];
+        sb = so3_log_small_parts(mul_tn(Rt, Ra), kb, db);
+      }
+      c[l] = kf;
+      c[L + l] = M.m[5] - M.m[7]; c[2 * L + l] = M.m[6] - M.m[2]; c[3 * L + l] = M.m[1] - M.m[3];
+      c[4 * L + l] = pick(sf, 1.0, 0.0);
+      const V3 phi[2] = {kb * db, kf * df};
       V3 fl, wl;
-      const bool small = interior_readings(pb, V3{qa[l], qa[L + l], qa[2 * L + l]}, V3{qt[l], qt[L + l], qt[2 * L + l]},
-                                           V3{qb[l], qb[L + l], qb[2 * L + l]}, Ra, Rt, Rb, fl, wl);
-      good[l] = pick(small, 1.0, 0.0);
+      interior_from_logs(pb, V3{qa[l], qa[L + l], qa[2 * L + l]}, V3{qt[l], qt[L + l], qt[2 * L + l]},
+                         V3{qb[l], qb[L + l], qb[2 * L + l]}, Rt, phi, fl, wl);
+      good[l] = pick(sb & sf, 1.0, 0.0);
       f[0][l] = fl.x; f[1][l] = fl.y; f[2][l] = fl.z;
       w[0][l] = wl.x; w[1][l] = wl.y; w[2][l] = wl.z;
     }
@@ -202,6 +227,9 @@ struct PoseBlocks {
   // (n, kLanes) per placement, padded past P with item 0, no yaw and no offset
   std::vector<int32_t> ref;
   std::vector<double> cos_yaw, sin_yaw, offset;
+  // (n,) 1 where no lane uses slots 1 and 2 (placements at a vertex): pose_lanes<1> leaves them
+  // out, the same bits (their terms are exact zeros added to sums that start at +0), else 3
+  std::vector<uint8_t> slots;
 };
 
 PoseBlocks pose_blocks(const ImuProblem& pb) {
@@ -217,6 +245,7 @@ PoseBlocks pose_blocks(const ImuProblem& pb) {
   B.cos_yaw.assign(lanes, 1.0);
   B.sin_yaw.assign(lanes, 0.0);
   B.offset.assign(lanes, 0.0);
+  B.slots.assign(B.n, 1);
   for (int64_t p = 0; p < pb.P; ++p) {
     B.ref[p] = pb.ref_item[p];
     B.cos_yaw[p] = pb.yaw_cs[p * 2];
@@ -237,6 +266,7 @@ PoseBlocks pose_blocks(const ImuProblem& pb) {
         B.weight[s * kLanes + l] = pb.bary[p * 3 + i];
         B.count[s * kLanes + l] = m;
         B.unused[s * kLanes + l] = 0.0;
+        if (i > 0) B.slots[b] = 3;
         rows = m > rows ? m : rows;
       }
       B.ring_rows[s + 1] = B.ring_rows[s] + rows;
@@ -257,6 +287,7 @@ PoseBlocks pose_blocks(const ImuProblem& pb) {
 // must do lane l. pos/rot lane-major: (3, kLanes) and (9, kLanes). The lane loops are marked
 // ivdep, not omp simd: GCC turns omp simd's V3 temporaries into per-lane arrays it cannot
 // fill by gathers, but vectorises the same loops as plain loops.
+template <int S>
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
@@ -264,8 +295,8 @@ void pose_lanes(const ImuProblem& pb, const PoseBlocks& B, int64_t b, const doub
                 double* __restrict pos, double* __restrict rot, double* __restrict ok) {
   constexpr int L = kLanes;
   // per slot: the sum of the ring's cross products and of their squares
-  double ax[3][3][L], sq[3][L];
-  for (int i = 0; i < 3; ++i) {
+  double ax[S][3][L], sq[S][L];
+  for (int i = 0; i < S; ++i) {
     const int64_t s = b * 3 + i;
     for (int l = 0; l < L; ++l) ax[i][0][l] = ax[i][1][l] = ax[i][2][l] = sq[i][l] = 0.0;
     for (int32_t r = B.ring_rows[s]; r < B.ring_rows[s + 1]; ++r) {
@@ -289,13 +320,17 @@ void pose_lanes(const ImuProblem& pb, const PoseBlocks& B, int64_t b, const doub
   const double* __restrict sin_yaw = B.sin_yaw.data() + b * L;
   const double* __restrict offset = B.offset.data() + b * L;
   const bool direction = pb.ref_is_direction != 0;
+  // A compiler barrier: with one slot GCC otherwise takes lane 0's sums from the ring loop's
+  // registers and computes each next lane's norm at the end of the lane loop, a loop form it
+  // then leaves scalar.
+  __asm__ __volatile__("" ::: "memory");
 #pragma GCC ivdep
   for (int l = 0; l < L; ++l) {
     V3 n_sum = {0.0, 0.0, 0.0}, point = {0.0, 0.0, 0.0};
     double n_scale = 0.0;
     bool regular = true;
 #pragma GCC unroll 3
-    for (int i = 0; i < 3; ++i) {  // the anchors' normals and the blended point
+    for (int i = 0; i < S; ++i) {  // the anchors' normals and the blended point
       const V3 na = {ax[i][0][l], ax[i][1][l], ax[i][2][l]};
       const double nn = norm(na), bw = w[i * L + l], u = unused[i * L + l];
       regular &= ring_surely_regular(nn, count[i * L + l], sq[i][l]) | (u != 0.0);
@@ -380,7 +415,10 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
             if (elementwise) {
               for (int l = 0; l < kLanes; ++l) lane_ok[l] = 0.0;
             } else {  // the block's rows go to the state as they are (pose_lanes' layout is the state's)
-              pose_lanes(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
+              if (blocks.slots[b] == 1)
+                pose_lanes<1>(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
+              else
+                pose_lanes<3>(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
               double* po = pos.data() + state_index(pb, t - c.s0, p0, 3);
               double* ro = rot.data() + state_index(pb, t - c.s0, p0, 9);
               for (int j = 0; j < 3 * kLanes; ++j) po[j] = lane_pos[j];
@@ -406,21 +444,33 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
     const double* ps = pos.data();
     const double* rs = rot.data();
     if (H == 0) {
+      // Runs of consecutive frames per thread, so each frame hands its forward rotation's log
+      // to the next (interior_frame's carry). Short runs: a thread another process's thread
+      // preempts (generate's writer) holds up only its last few frames.
+      constexpr int64_t kRun = 8;
 #pragma omp parallel
       {
         std::vector<uint8_t> ok(P);
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t t = c.c0; t < c.c1; ++t) {
-          const bool interior = t > 0 && t < pb.T - 1 && !elementwise;
-          if (interior) interior_frame(pb, ps, rs, c.s0, t, ok.data());
-          for (int64_t p = 0; p < P; ++p) {
-            if (interior && ok[p]) {  // readings written by interior_frame
-              store_frame(pb, ps, rs, c.s0, t, p);
-              continue;
+        std::vector<double> carry(padded * 5);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t r0 = c.c0; r0 < c.c1; r0 += kRun) {
+          bool carried = false;
+          for (int64_t t = r0; t < c.c1 && t < r0 + kRun; ++t) {
+            const bool interior = t > 0 && t < pb.T - 1 && !elementwise;
+            if (interior && carried)
+              interior_frame<true>(pb, ps, rs, c.s0, t, ok.data(), carry.data());
+            else if (interior)
+              interior_frame<false>(pb, ps, rs, c.s0, t, ok.data(), carry.data());
+            carried = interior;
+            for (int64_t p = 0; p < P; ++p) {
+              if (interior && ok[p]) {  // readings written by interior_frame
+                store_frame(pb, ps, rs, c.s0, t, p);
+                continue;
+              }
+              V3 f, w;
+              imu_sample(pb, ps, rs, c.s0, t, p, f, w);
+              store_sample(pb, ps, rs, c.s0, t, p, f, w);
             }
-            V3 f, w;
-            imu_sample(pb, ps, rs, c.s0, t, p, f, w);
-            store_sample(pb, ps, rs, c.s0, t, p, f, w);
           }
         }
       }

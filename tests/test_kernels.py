@@ -90,8 +90,10 @@ def _skinned_runs(monkeypatch, args, **kw):
 @pytest.mark.parametrize("lowpass_hz", [None, 25.0])
 def test_cpu_vector_paths_equal_the_per_element_code(rng, monkeypatch, lowpass_hz):
     """The CPU skins items with the same joints together (skin_frame; more than 4 terms: per
-    item), poses 8 placements at a time in vector lanes (pose_lanes) and takes the readings of
-    interior frames across placements (interior_frame); CUDA calls skin_item, pose_placement
+    item), poses 8 placements at a time in vector lanes (pose_lanes; blocks of vertex placements
+    with one anchor slot only) and takes the readings of interior frames across placements
+    (interior_frame, each frame reusing the previous frame's relative rotation and its log);
+    CUDA calls skin_item, pose_placement
     and imu_sample per element. Both must give the same bytes and the same degenerate count: 211
     placements (vertices and face points: 1 and 3 anchors, rings of different sizes, a partial
     last block) on a moving tube whose joints 1-6 collapse to a point from frame 40 on (the

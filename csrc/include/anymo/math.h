@@ -62,17 +62,25 @@ AM_HD M3 mul_tn(const M3& A, const M3& B) {
 // d = (m7 - m5, m2 - m6, m3 - m1) and 1 + tr = 4 w^2, v / w = d / (1 + tr) and
 // z = |v| / w = tan(angle / 2), so log = (2 atan(z) / z) d / (1 + tr), the atan series in z^2.
 // Branch-free; returns false outside its range (trace not the largest diagonal term, or
-// |z| >= 0.1), where `out` means nothing.
-AM_HD bool so3_log_small(const M3& R, V3& out) {
+// |z| >= 0.1), where `out` means nothing. so3_log_small_parts gives log = k d as k and d: R^T
+// has the same k (the same trace and squares) and d' = (m5 - m7, m6 - m2, m1 - m3).
+AM_HD bool so3_log_small_parts(const M3& R, double& k, V3& d) {
   const double* m = R.m;
   const double tr = m[0] + m[4] + m[8];
   const double h = 1.0 / (1.0 + tr);
-  const V3 d = {m[7] - m[5], m[2] - m[6], m[3] - m[1]};
+  d = {m[7] - m[5], m[2] - m[6], m[3] - m[1]};
   const double z2 = dot(d, d) * h * h;
   // |z| < 0.1: the first omitted term is below 1e-13 relative
-  const double k = 2.0 * h * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
-  out = k * d;
+  k = 2.0 * h * (1.0 + z2 * (-1.0 / 3 + z2 * (1.0 / 5 + z2 * (-1.0 / 7 + z2 * (1.0 / 9 - z2 / 11)))));
   return (tr >= m[0]) & (tr >= m[4]) & (tr >= m[8]) & (z2 < 0.01);  // no branches: vector lanes
+}
+
+AM_HD bool so3_log_small(const M3& R, V3& out) {
+  double k;
+  V3 d;
+  const bool small = so3_log_small_parts(R, k, d);
+  out = k * d;
+  return small;
 }
 
 // Rotation vector (axis * angle, angle in [0, pi]) of a rotation matrix, through the

@@ -239,15 +239,21 @@ AM_HD void imu_sample(const ImuProblem& pb, const double* pos, const double* rot
 // angles (so3_log_small): the same operations as imu_sample there, branch-free so the CPU can
 // run it across placements in vector lanes. Returns false where imu_sample must do it.
 // interior_readings takes the point's positions q and frames R at t - 1, t, t + 1.
-AM_HD_FLAT bool interior_readings(const ImuProblem& pb, V3 qa, V3 qt, V3 qb, const M3& Ra, const M3& Rt,
-                                  const M3& Rb, V3& f_out, V3& w_out) {
+// interior_from_logs: the same from phi = {log(Rt^T Ra), log(Rt^T Rb)}.
+AM_HD_FLAT void interior_from_logs(const ImuProblem& pb, V3 qa, V3 qt, V3 qb, const M3& Rt, const V3* phi,
+                                   V3& f_out, V3& w_out) {
   V3 d[2] = {qa - qt, qb - qt};
-  V3 phi[2];
-  const bool small = so3_log_small(mul_tn(Rt, Ra), phi[0]) & so3_log_small(mul_tn(Rt, Rb), phi[1]);
   const V3 a = second_difference(0, d, pb.fps * pb.fps);
   const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
   f_out = mul_t(Rt, a - g);
   w_out = chart_rate(0, phi, 0.5 * pb.fps);
+}
+
+AM_HD_FLAT bool interior_readings(const ImuProblem& pb, V3 qa, V3 qt, V3 qb, const M3& Ra, const M3& Rt,
+                                  const M3& Rb, V3& f_out, V3& w_out) {
+  V3 phi[2];
+  const bool small = so3_log_small(mul_tn(Rt, Ra), phi[0]) & so3_log_small(mul_tn(Rt, Rb), phi[1]);
+  interior_from_logs(pb, qa, qt, qb, Rt, phi, f_out, w_out);
   return small;
 }
 
