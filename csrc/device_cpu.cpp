@@ -29,7 +29,7 @@ namespace {
 constexpr int64_t kBlock = 64;  // placements per block of the strap's recursion
 constexpr int64_t kSampleBlock = 16;  // placements per block of drift and samples (one 16-lane draw)
 
-// The normals of a block of 16 placements at sample k: Philox blocks [0, nb) of lane l keyed by
+// The normals of a block of 16 placements at sample k: Philox blocks [b0, b1) of lane l keyed by
 // (k, id[l]) into z[(4 b + j) * 16 + l], normal m = 4 b + j lane-major (device.h normal_block,
 // lane by lane). Philox's 32x32 -> 64-bit products need whole-vector integer code GCC does not
 // write itself, so the x86-64 versions spell it out in intrinsics (16 lanes in AVX-512, 2 x 8 in
@@ -50,8 +50,8 @@ __attribute__((always_inline)) inline void box_muller_lanes(const Words& w, int 
     for (int l = 0; l < 16; ++l) z[(4 * b + j) * 16 + l] = (double)zf[j][l];
 }
 
-void normal_lanes_scalar(uint64_t seed, int64_t k, int nb, const uint32_t* id, double* z) {
-  for (int b = 0; b < nb; ++b)
+void normal_lanes_scalar(uint64_t seed, int64_t k, int b0, int b1, const uint32_t* id, double* z) {
+  for (int b = b0; b < b1; ++b)
     for (int l = 0; l < 16; ++l) {
       float zf[4];
       normal_block(seed, id[l], k, (uint32_t)b, zf);
@@ -86,10 +86,10 @@ __attribute__((target("avx512f"))) inline __m512i blend_odd512(__m512i even, __m
   return _mm512_mask_blend_epi32(0xAAAA, even, odd);
 }
 
-__attribute__((target("avx512f"))) void normal_lanes_avx512(uint64_t seed, int64_t k, int nb, const uint32_t* id,
-                                                             double* z) {
+__attribute__((target("avx512f"))) void normal_lanes_avx512(uint64_t seed, int64_t k, int b0, int b1,
+                                                             const uint32_t* id, double* z) {
   alignas(64) Words w;
-  for (int b = 0; b < nb; ++b) {
+  for (int b = b0; b < b1; ++b) {
     __m512i c0 = _mm512_set1_epi32((int)(uint32_t)k), c1 = _mm512_set1_epi32((int)(uint32_t)((uint64_t)k >> 32));
     __m512i c2 = _mm512_loadu_si512(id), c3 = _mm512_set1_epi32(b);
     ANYMO_PHILOX_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mullo_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
@@ -106,10 +106,10 @@ __attribute__((target("avx2"))) inline __m256i blend_odd256(__m256i even, __m256
   return _mm256_blend_epi32(even, odd, 0xAA);
 }
 
-__attribute__((target("avx2"))) void normal_lanes_avx2(uint64_t seed, int64_t k, int nb, const uint32_t* id,
-                                                         double* z) {
+__attribute__((target("avx2"))) void normal_lanes_avx2(uint64_t seed, int64_t k, int b0, int b1,
+                                                         const uint32_t* id, double* z) {
   alignas(32) Words w;
-  for (int b = 0; b < nb; ++b) {
+  for (int b = b0; b < b1; ++b) {
     for (int half = 0; half < 2; ++half) {
       __m256i c0 = _mm256_set1_epi32((int)(uint32_t)k), c1 = _mm256_set1_epi32((int)(uint32_t)((uint64_t)k >> 32));
       __m256i c2 = _mm256_loadu_si256((const __m256i*)(id + 8 * half)), c3 = _mm256_set1_epi32(b);
@@ -126,7 +126,7 @@ __attribute__((target("avx2"))) void normal_lanes_avx2(uint64_t seed, int64_t k,
 #undef ANYMO_PHILOX_ROUNDS
 #endif
 
-using NormalLanes = void (*)(uint64_t, int64_t, int, const uint32_t*, double*);
+using NormalLanes = void (*)(uint64_t, int64_t, int, int, const uint32_t*, double*);
 
 NormalLanes pick_normal_lanes() {
 #ifdef ANYMO_X86_LANES
@@ -315,8 +315,8 @@ struct BlockLanes {
     double d[NS * 3 * L], y[NS * 3 * L];
     for (int s = 0; s < NS; ++s)
       for (int a = 0; a < 3; ++a) {
-        const double* zm = z + (normal_base(s) + a) * L;
-        const double* zw = z + (normal_base(s) + 3 + a) * L;
+        const double* zm = z + (markov_normal(s) + a) * L;
+        const double* zw = z + (walk_normal(s) + a) * L;
         double* m = st + (s * 6 + a) * L;
         double* w = st + (s * 6 + 3 + a) * L;
         const double* q = mq + (s * 3 + a) * L;
@@ -364,7 +364,7 @@ struct BlockLanes {
           const double* S = sens + (s * 9 + 3 * r) * L + l;
           const double ys = S[0] * v[s][0] + S[L] * v[s][1] + S[2 * L] * v[s][2];
           const int j = (s * 3 + r) * L + l;
-          const double val = ys + bias[j] + d[j] + white[j] * z[(normal_base(s) + 6 + r) * L + l];
+          const double val = ys + bias[j] + d[j] + white[j] * z[(white_normal(s) + r) * L + l];
           // adc: both branches, then a select (same values as the branch taken)
           double code = rint(val / div[s * L + l]);
           code = code < clo[s * L + l] ? clo[s * L + l] : (code > chi[s * L + l] ? chi[s * L + l] : code);
@@ -390,7 +390,7 @@ bool device_normals_cpu(uint64_t seed, int64_t k, int nb, const uint32_t* ids, d
   if (want == "avx2" && __builtin_cpu_supports("avx2")) f = normal_lanes_avx2;
 #endif
   if (!f) return false;
-  f(seed, k, nb, ids, z);
+  f(seed, k, 0, nb, ids, z);
   return true;
 }
 
@@ -445,20 +445,27 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
       fir.f1 = -1;
       if (!elementwise) lanes.load(pb, pa, pe);
       for (int64_t l = 0; l < kSampleBlock; ++l) ids[l] = pb.rng_id[pa + l < pe ? pa + l : pa];  // spare lanes: any id
+      bool walk = false;  // any placement of the block with a random walk
+      for (int64_t j = pa * kSensors * 3; j < pe * kSensors * 3; ++j) walk |= pb.walk_q[j] != 0.0;
       for (int64_t k = 0; k < pb.N; ++k) {
         if (elementwise) {  // the CUDA kernels' per-element calls, for the tests (drivers.h)
           for (int64_t p = pa; p < pe; ++p) {
             double* zp = z.data();
-            for (int s = 0; s < pb.n_sensors; ++s) {
-              normals(q, p, k, normal_base(s), 9, zp + normal_base(s));
-              drift_step(q, p, s, k, k, zp + normal_base(s), zp + normal_base(s) + 3);
-            }
-            normals(q, p, k, kJitterNormal, 1, zp + kJitterNormal);
+            normals(q, p, k, 0, 4 * normal_blocks(pb.n_sensors), zp);  // all of them
+            for (int s = 0; s < pb.n_sensors; ++s) drift_step(q, p, s, k, k, zp + markov_normal(s), zp + walk_normal(s));
             device_sample(q, k, p, k, zp);
           }
           continue;
         }
-        normal_lanes(pb.seed, k, normal_blocks(pb.n_sensors), ids, z.data());
+        // the blocks whose normals are read (device.h numbering): without a random walk, its
+        // rows keep what an earlier block or sample left there, which its zero coefficients
+        // turn into the same +0 steps the drawn normals would give
+        normal_lanes(pb.seed, k, 0, 3, ids, z.data());
+        if (walk)
+          normal_lanes(pb.seed, k, 3, 5, ids, z.data());
+        else if (pb.timestamps)
+          normal_lanes(pb.seed, k, 4, 5, ids, z.data());
+        if (pb.n_sensors == 3) normal_lanes(pb.seed, k, 5, walk ? 8 : 7, ids, z.data());
         if (pb.resample) {
           fir.sample(q, k, pa, pe, x);
         } else {

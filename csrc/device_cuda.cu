@@ -38,8 +38,10 @@ __global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t p = i / pb.n_sensors;
       const int s = (int)(i % pb.n_sensors);
-      double z[6];  // Gauss-Markov drive, random-walk step
-      normals(pb, p, k, normal_base(s), 6, z);
+      double z[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};  // Gauss-Markov drive, random-walk step
+      normals(pb, p, k, markov_normal(s), 3, z);
+      const double* w = pb.walk_q + (p * kSensors + s) * 3;  // no walk: its zero steps need no normals
+      if (w[0] != 0.0 || w[1] != 0.0 || w[2] != 0.0) normals(pb, p, k, walk_normal(s), 3, z + 3);
       drift_step(pb, p, s, k, k0, z, z + 3);
     }
 }
@@ -49,8 +51,9 @@ __global__ void sample_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t k = k0 + i / pb.P, p = i % pb.P;
     double z[kMaxNormals];  // only the white noise and jitter normals are read
-    for (int s = 0; s < pb.n_sensors; ++s) normals(pb, p, k, normal_base(s) + 6, 3, z + normal_base(s) + 6);
-    normals(pb, p, k, kJitterNormal, 1, z + kJitterNormal);
+    normals(pb, p, k, white_normal(0), 6, z);  // accel and gyro, side by side
+    if (pb.n_sensors == 3) normals(pb, p, k, white_normal(2), 3, z + white_normal(2));
+    if (pb.timestamps) normals(pb, p, k, kJitterNormal, 1, z + kJitterNormal);
     device_sample(pb, k, p, k0, z);
   }
 }

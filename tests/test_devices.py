@@ -3,6 +3,7 @@
 reproducibility (chunking, placements, backends), kernel parity with the float64 reference,
 presets and the errors bad parameters get."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -43,12 +44,12 @@ def test_philox_known_answers():
 
 
 def test_normals_are_standard_and_independent_across_placements():
-    """Every one of the 28 normals of a (placement, sample) is standard normal (mean, variance,
+    """Every one of the 32 normals of a (placement, sample) is standard normal (mean, variance,
     the CDF at 13 points, a bounded tail) and uncorrelated with the others, across placements
     and across samples."""
     from math import erf
 
-    z = reference.normals(12345, np.arange(8), np.arange(5000), 0, 28)  # (N, P, 28)
+    z = reference.normals(12345, np.arange(8), np.arange(5000), 0, 32)  # (N, P, 32)
     flat = z.reshape(-1)
     assert abs(flat.mean()) < 0.005 and abs(flat.std() - 1) < 0.005
     assert np.abs(flat).max() <= math.sqrt(48 * math.log(2)) + 1e-6  # the radius from 23 bits
@@ -68,11 +69,11 @@ def test_cpu_normal_lanes_of_every_instruction_set_are_the_reference_bits(isa):
     the CPU has them (picked at load, '') or scalar code: each gives the reference's bits."""
     for seed, k in ((0, 0), (2 ** 64 - 1, 2 ** 40 + 7), (987654321987, 123)):
         ids = (np.arange(16, dtype=np.uint64) * 2654435761 % 2 ** 32).astype(np.uint32)
-        out = np.full(7 * 64, np.nan)
-        if not engine._core.device_normals(seed, k, 7, ids.ctypes.data, out.ctypes.data, isa):
+        out = np.full(8 * 64, np.nan)
+        if not engine._core.device_normals(seed, k, 8, ids.ctypes.data, out.ctypes.data, isa):
             pytest.skip(f"this CPU has no {isa}")
-        want = reference.normals(seed, ids, [k], 0, 28)[0]  # (16, 28)
-        assert out.reshape(28, 16).T.tobytes() == np.ascontiguousarray(want).tobytes()
+        want = reference.normals(seed, ids, [k], 0, 32)[0]  # (16, 32)
+        assert out.reshape(32, 16).T.tobytes() == np.ascontiguousarray(want).tobytes()
 
 
 @pytest.mark.parametrize("backend", KERNELS)
@@ -89,7 +90,7 @@ def test_kernel_normals_are_the_reference_bits(backend):
                        backend=backend)
     white = model.device_tables(dev, P, 100.0)["white"]
     for s, name in enumerate(("accel", "gyro", "mag")):
-        z = reference.normals(seed, ids, np.arange(T), reference.normal_base(s) + 6, 3)
+        z = reference.normals(seed, ids, np.arange(T), reference.white_normal(s), 3)
         want = (white[None, :, s] * z).astype(np.float32)
         assert getattr(out, name).tobytes() == want.tobytes(), name
 
@@ -217,21 +218,29 @@ def test_cpu_vector_paths_equal_the_cuda_per_element_code(rng, monkeypatch, fps,
     per-element functions (normals, drift_step, device_sample) one placement at a time. The CPU can run
     those calls too ('cpu-elementwise'): both must give the same bytes, which is what CPU-GPU
     identity rests on where no GPU is at hand. 37 placements: two full blocks of 16 and a
-    partial one; 2,600 frames: the CPU's copied frame window (1,024 frames) slides. Outputs
-    are float32: a one-ulp float64 difference (two additions swapped) seldom survives the cast,
-    so this catches wrong or missing terms, not every reordering."""
+    partial one; 2,600 frames: the CPU's copied frame window (1,024 frames) slides. The first
+    block has no random walk and the second one in every other placement: the CPU leaves out
+    the random walk's normals (and, without timestamps, the jitter's) where a whole block has
+    none. Outputs are float32: a one-ulp float64 difference (two additions swapped) seldom
+    survives the cast, so this catches wrong or missing terms, not every reordering."""
     P, T = 37, 2600
     dev = full_device(P, rng).replace(odr=odr)
     if fps == odr:
         dev = dev.replace(clock_error=np.where(np.arange(P) % 3 == 0, 0.0, dev.clock_error))
+    walk = np.where((np.arange(P) < 16) | (np.arange(P) % 2 == 1), 0.0, 1.0)[:, None] * [1e-3, 2e-3, 5e-4]
+    dev = dev.replace(accel=dataclasses.replace(dev.accel, bias_random_walk=walk),
+                      gyro=dataclasses.replace(dev.gyro, bias_random_walk=0.1 * walk))
     a, g, R = moving_inputs(rng, T, P, fps)
     run = engine._core.run_device
-    lanes = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu")
-    monkeypatch.setattr(engine._core, "run_device", lambda pb, device, stream: run(pb, device + "-elementwise", stream))
-    elementwise = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu")
-    for name in ("timestamps", "accel", "gyro", "mag"):
-        assert getattr(lanes, name).tobytes() == getattr(elementwise, name).tobytes(), name
-    assert np.isfinite(lanes.accel).all() and np.abs(lanes.accel).max() > 1.0
+    for timestamps in (True, False):
+        lanes = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu", timestamps=timestamps)
+        with monkeypatch.context() as m:
+            m.setattr(engine._core, "run_device", lambda pb, device, stream: run(pb, device + "-elementwise", stream))
+            elementwise = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu", timestamps=timestamps)
+        for name in ("timestamps", "accel", "gyro", "mag"):
+            assert getattr(lanes, name) is None if name == "timestamps" and not timestamps else \
+                getattr(lanes, name).tobytes() == getattr(elementwise, name).tobytes(), name
+        assert np.isfinite(lanes.accel).all() and np.abs(lanes.accel).max() > 1.0
 
 
 def test_torch_in_torch_out(rng):

@@ -118,18 +118,23 @@ AM_HD void box_muller_f(uint32_t a, uint32_t b, float& z0, float& z1) {
 }
 
 // ---- the normals of one (placement, sample) ---------------------------------------------------
-// Numbered m = 0..: sensor s from normal_base(s) (accel 0, gyro 9, mag 19), +a: Gauss-Markov
-// drive of axis a, +3+a: random-walk step, +6+a: white noise; 18: timestamp jitter. Normal m is
-// Box-Muller output m % 4 (word pairs 0-1, 2-3) of Philox block m / 4, whose counter is
-// (sample k low word, high word, placement id, m / 4) under the key seed: accel and gyro
-// with the jitter fill 5 blocks, the magnetometer adds 2. Every block is drawn, used or not,
-// so a normal depends on (seed, placement id, k, m) alone.
+// Numbered m = 0..: axis a of sensor s's white noise at white_normal(s) + a (accel 0, gyro 3,
+// mag 20), of its Gauss-Markov drive at markov_normal(s) + a (6, 9, 23), of its random-walk
+// step at walk_normal(s) + a (12, 15, 26); 18: timestamp jitter. Normal m is Box-Muller output
+// m % 4 (word pairs 0-1, 2-3) of Philox block m / 4, whose counter is (sample k low word, high
+// word, placement id, m / 4) under the key seed: accel and gyro with the jitter fill 5 blocks,
+// the magnetometer adds 3. A normal depends on (seed, placement id, k, m) alone; the order puts
+// what every device reads (white noise, Gauss-Markov) in blocks 0-2 (and 5-6), so a driver can
+// leave out blocks whose normals would only be multiplied by zero (no random walk, no
+// timestamps: blocks 3-4 and 7).
 constexpr int kJitterNormal = 18;
-constexpr int kMaxNormals = 28;
+constexpr int kMaxNormals = 32;  // 8 blocks (29 normals numbered)
 
-AM_HD int normal_base(int s) { return s < 2 ? 9 * s : 19; }
+AM_HD int white_normal(int s) { return s < 2 ? 3 * s : 20; }
+AM_HD int markov_normal(int s) { return s < 2 ? 6 + 3 * s : 23; }
+AM_HD int walk_normal(int s) { return s < 2 ? 12 + 3 * s : 26; }
 
-AM_HD int normal_blocks(int n_sensors) { return n_sensors == 3 ? 7 : 5; }
+AM_HD int normal_blocks(int n_sensors) { return n_sensors == 3 ? 8 : 5; }
 
 // The 4 normals of Philox block `block` of (seed, placement id, sample k).
 AM_HD void normal_block(uint64_t seed, uint32_t id, int64_t k, uint32_t block, float* z) {
@@ -296,7 +301,7 @@ AM_HD double* drift_at(const DeviceProblem& pb, int64_t p, int s, int64_t k, int
 }
 
 // ---- the normals a driver reads -------------------------------------------------------------
-// Normals [m0, m0 + n) of placement p at sample k into z[0, n) (numbering above normal_base).
+// Normals [m0, m0 + n) of placement p at sample k into z[0, n) (numbering above white_normal).
 AM_HD void normals(const DeviceProblem& pb, int64_t p, int64_t k, int m0, int n, double* z) {
   float w[4];
   for (int b = m0 / 4; b <= (m0 + n - 1) / 4; ++b) {
@@ -312,7 +317,7 @@ AM_HD void normals(const DeviceProblem& pb, int64_t p, int64_t k, int m0, int n,
 // One (placement, sensor) at device sample k, written to the drift chunk starting at k0; the
 // state is carried in pb.bias_state, so the drift does not depend on how samples are chunked
 // or in which order the drivers visit (placement, sensor) pairs.
-// zm, zw: its 3 Gauss-Markov and 3 random-walk normals (normal_base(s) + 0..5).
+// zm, zw: its 3 Gauss-Markov and 3 random-walk normals (markov_normal(s), walk_normal(s) + 0..2).
 AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int64_t k0, const double* zm,
                       const double* zw) {
   const int64_t ps = p * kSensors + s;
@@ -421,7 +426,7 @@ AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
     const V3 y = mul(load9(pb.sens + ps * 9), x[s]);
     const double yv[3] = {y.x, y.y, y.z};
     const double* wn = pb.white + ps * 3;
-    const double* zn = z + normal_base(s) + 6;
+    const double* zn = z + white_normal(s);
     const double* d = drift_at(pb, p, s, k, d0);
     float* o = outs[s] + (k * P + p) * 3;
     for (int a = 0; a < 3; ++a) {

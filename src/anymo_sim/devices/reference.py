@@ -11,10 +11,19 @@ _M32 = np.uint64(0xFFFFFFFF)
 JITTER = 18  # the timestamp jitter's normal (see normals)
 
 
-def normal_base(s: int) -> int:
-    """First normal of sensor s (accel 0, gyro 9, mag 19): +a Gauss–Markov drive of axis a, +3+a
-    random-walk step, +6+a white noise."""
-    return 9 * s if s < 2 else 19
+def white_normal(s: int) -> int:
+    """First white-noise normal of sensor s (accel 0, gyro 3, mag 20); +a for axis a. The
+    Gauss–Markov drives follow at markov_normal (6, 9, 23), the random-walk steps at
+    walk_normal (12, 15, 26): device.h's numbering."""
+    return 3 * s if s < 2 else 20
+
+
+def markov_normal(s: int) -> int:
+    return 6 + 3 * s if s < 2 else 23
+
+
+def walk_normal(s: int) -> int:
+    return 12 + 3 * s if s < 2 else 26
 
 
 def philox4x32_10(counter: np.ndarray, key: tuple[int, int]) -> np.ndarray:
@@ -132,13 +141,13 @@ def drift(tables: dict, s: int, seed: int, ids: np.ndarray, N: int) -> np.ndarra
     """(N, P, 3) Gauss–Markov + random-walk bias of sensor s; the Markov state starts from its
     stationary law."""
     k = np.arange(N)
-    zm = normals(seed, ids, k, normal_base(s), 3)
+    zm = normals(seed, ids, k, markov_normal(s), 3)
     x = tables["markov_q"][None, :, s] * zm
     x[0] = tables["markov_s0"][:, s] * zm[0]
     out = np.empty_like(x)
     for p in range(len(ids)):
         out[:, p] = lfilter([1.0], [1.0, -tables["markov_phi"][p, s]], x[:, p], axis=0)
-    steps = tables["walk_q"][None, :, s] * normals(seed, ids, k, normal_base(s) + 3, 3)
+    steps = tables["walk_q"][None, :, s] * normals(seed, ids, k, walk_normal(s), 3)
     steps[0] = 0.0
     return out + np.cumsum(steps, axis=0)
 
@@ -196,7 +205,7 @@ def apply_device_reference(accel, gyro, rotations, tables, *, fps, seed, ids, gr
     for s, name in enumerate(("accel", "gyro", "mag")[:n_s]):
         y = np.einsum("pij,kpj->kpi", tables["sens"][:, s].reshape(P, 3, 3), xs[s])
         y = y + tables["bias"][:, s] + drift(tables, s, seed, ids, N)
-        y = y + tables["white"][:, s] * normals(seed, ids, k, normal_base(s) + 6, 3)
+        y = y + tables["white"][:, s] * normals(seed, ids, k, white_normal(s), 3)
         out[name] = adc(y, tables["clip"][:, s]).astype(np.float32)
     jitter = tables["jitter_ns"] * normals(seed, ids, k, JITTER, 1)[..., 0]
     out["timestamps"] = np.rint(k[:, None] * (1e9 / tables["odr"]) + tables["time_offset_ns"] + jitter).astype(np.int64)
