@@ -219,9 +219,73 @@ struct BlockFir {
   template <int CH>
   void taps(const DeviceProblem& pb, int64_t nlo, int64_t nhi, const double* u, const double* lo, const double* hi,
             double* acc, double* wsum) const {
+#ifdef ANYMO_X86_LANES
+    if (pairs) {
+      taps_pairs_avx512<CH>(rows.data() + (nlo - f0) * CH * L, nlo, nhi, pb.half_width, pb.table_per_frame, pairs,
+                            (double)(pb.table_len - 2), u, lo, hi, acc, wsum);
+      return;
+    }
+#endif
     taps_lanes<CH>(rows.data() + (nlo - f0) * CH * L, nlo, nhi, pb.half_width, pb.table_per_frame, pb.table,
                    (double)(pb.table_len - 2), u, lo, hi, acc, wsum);
   }
+
+  // (table[i], table[i + 1] - table[i]) side by side for i <= table_len - 2, when the CPU has
+  // AVX-512 (table_pairs), else null
+  const double* pairs = nullptr;
+
+#ifdef ANYMO_X86_LANES
+  // taps_lanes in AVX-512 intrinsics, 8 lanes per vector: each lane's table value and slope
+  // come in one 16-byte load from `pairs` (where GCC emulates two 8-byte gathers per lane,
+  // element by element), the sums stay in registers. The same operations in the same order
+  // (intrinsics are not contracted into FMAs here either), so the same bytes.
+  template <int CH>
+  __attribute__((target("avx512f"))) static void taps_pairs_avx512(const double* r, int64_t nlo, int64_t nhi, double hw,
+                                                                   double tpf, const double* pairs, double dmax,
+                                                                   const double* u, const double* lo, const double* hi,
+                                                                   double* acc, double* wsum) {
+    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0), vhw = _mm512_set1_pd(hw),
+                  vtpf = _mm512_set1_pd(tpf), vmax = _mm512_set1_pd(dmax);
+    __m512d a[CH][2], ws[2], ul[2], vlo[2], vhi[2];
+    for (int h = 0; h < 2; ++h) {
+      ws[h] = zero;
+      ul[h] = _mm512_loadu_pd(u + 8 * h);
+      vlo[h] = _mm512_loadu_pd(lo + 8 * h);
+      vhi[h] = _mm512_loadu_pd(hi + 8 * h);
+      for (int c = 0; c < CH; ++c) a[c][h] = zero;
+    }
+    for (int64_t n = nlo; n <= nhi; ++n, r += CH * L) {
+      const __m512d nd = _mm512_set1_pd((double)n);
+      for (int h = 0; h < 2; ++h) {
+        const __m512d pos = _mm512_mul_pd(_mm512_add_pd(_mm512_sub_pd(nd, ul[h]), vhw), vtpf);
+        // pos < 0 ? 0 : pos, then > dmax ? dmax : (as taps_lanes; only the index comes of it)
+        __m512d pc = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(pos, zero, _CMP_LT_OQ), pos, zero);
+        pc = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(pc, vmax, _CMP_GT_OQ), pc, vmax);
+        const __m256i i = _mm512_cvttpd_epi32(pc);
+        const __m512d fr = _mm512_sub_pd(pos, _mm512_cvtepi32_pd(i));
+        alignas(32) int32_t ix[8];
+        _mm256_store_si256((__m256i*)ix, i);
+        __m256d q[4];
+        for (int j = 0; j < 4; ++j)
+          q[j] = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(pairs + 2 * (int64_t)ix[2 * j])),
+                                      _mm_loadu_pd(pairs + 2 * (int64_t)ix[2 * j + 1]), 1);
+        const __m512d z0 = _mm512_insertf64x4(_mm512_castpd256_pd512(q[0]), q[1], 1);
+        const __m512d z1 = _mm512_insertf64x4(_mm512_castpd256_pd512(q[2]), q[3], 1);
+        const __m512d t = _mm512_permutex2var_pd(z0, even, z1), d = _mm512_permutex2var_pd(z0, odd, z1);
+        const __m512d wl = _mm512_add_pd(t, _mm512_mul_pd(fr, d));
+        const __mmask8 in = _mm512_cmp_pd_mask(nd, vlo[h], _CMP_GE_OQ) & _mm512_cmp_pd_mask(nd, vhi[h], _CMP_LE_OQ);
+        const __m512d w = _mm512_mul_pd(wl, _mm512_maskz_mov_pd(in, one));  // times 1 or 0, as taps_lanes
+        ws[h] = _mm512_add_pd(ws[h], w);
+        for (int c = 0; c < CH; ++c) a[c][h] = _mm512_add_pd(a[c][h], _mm512_mul_pd(w, _mm512_loadu_pd(r + c * L + 8 * h)));
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      _mm512_storeu_pd(wsum + 8 * h, ws[h]);
+      for (int c = 0; c < CH; ++c) _mm512_storeu_pd(acc + c * L + 8 * h, a[c][h]);
+    }
+  }
+#endif
 
   // The tap loop, cloned for AVX-512 / AVX2 (no FMA contraction in this
   // file, so every lane rounds as the scalar code).
@@ -427,6 +491,16 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
   // carries the drift in bias_state and a one-sample drift "chunk" of the thread's. The CPU
   // needs no pb.chunk.
   std::vector<double> state(elementwise ? P * kSensors * 6 : 0, 0.0);  // the lanes keep their own
+  std::vector<double> pairs;  // BlockFir::pairs
+#ifdef ANYMO_X86_LANES
+  if (pb.resample && !elementwise && __builtin_cpu_supports("avx512f")) {
+    pairs.resize(2 * (pb.table_len - 1));
+    for (int64_t i = 0; i + 1 < pb.table_len; ++i) {
+      pairs[2 * i] = pb.table[i];
+      pairs[2 * i + 1] = pb.table[i + 1] - pb.table[i];
+    }
+  }
+#endif
   pb.bias_state = state.data();
   pb.drift_stride = kSampleBlock;
 #pragma omp parallel
@@ -434,6 +508,7 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
     std::vector<double> drift(elementwise ? kSampleBlock * kSensors * 3 : 0, 0.0), z(kMaxNormals * kSampleBlock);
     uint32_t ids[kSampleBlock];
     BlockFir fir;
+    fir.pairs = pairs.empty() ? nullptr : pairs.data();
     BlockLanes lanes;
     double x[3 * kSensors * kSampleBlock] = {};  // lane-major device_input
     DeviceProblem q = pb;
