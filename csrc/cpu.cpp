@@ -394,7 +394,6 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
 #pragma omp parallel reduction(+ : degenerate)
       {
         std::vector<double> frame(pb.n_items * 3), grouped(elementwise ? 0 : pb.n_items * 3);
-        double lane_pos[kLanes * 3], lane_rot[kLanes * 9];
         double lane_ok[kLanes];
         // dynamic: a thread another process's thread preempts (generate's writer) holds up
         // only its last few frames, not a static half of the chunk
@@ -414,15 +413,13 @@ int64_t run_cpu(ImuProblem pb, bool elementwise) {
             const int64_t p0 = b * kLanes, nl = P - p0 < kLanes ? P - p0 : kLanes;
             if (elementwise) {
               for (int l = 0; l < kLanes; ++l) lane_ok[l] = 0.0;
-            } else {  // the block's rows go to the state as they are (pose_lanes' layout is the state's)
-              if (blocks.slots[b] == 1)
-                pose_lanes<1>(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
-              else
-                pose_lanes<3>(pb, blocks, b, frame.data(), lane_pos, lane_rot, lane_ok);
+            } else {  // straight into the state's block rows (pose_lanes' layout is the state's)
               double* po = pos.data() + state_index(pb, t - c.s0, p0, 3);
               double* ro = rot.data() + state_index(pb, t - c.s0, p0, 9);
-              for (int j = 0; j < 3 * kLanes; ++j) po[j] = lane_pos[j];
-              for (int j = 0; j < 9 * kLanes; ++j) ro[j] = lane_rot[j];
+              if (blocks.slots[b] == 1)
+                pose_lanes<1>(pb, blocks, b, frame.data(), po, ro, lane_ok);
+              else
+                pose_lanes<3>(pb, blocks, b, frame.data(), po, ro, lane_ok);
             }
             for (int64_t l = 0; l < nl; ++l) {
               if (lane_ok[l] != 0.0) continue;

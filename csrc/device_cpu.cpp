@@ -231,7 +231,7 @@ struct BlockFir {
   }
 
   // (table[i], table[i + 1] - table[i]) side by side for i <= table_len - 2, when the CPU has
-  // AVX-512 (table_pairs), else null
+  // AVX-512 (built once per call by run_device_cpu), else null
   const double* pairs = nullptr;
 
 #ifdef ANYMO_X86_LANES
