@@ -149,6 +149,7 @@ struct BlockFir {
   static constexpr int64_t kWindow = 1024;  // frames copied at once, beyond a sample's span
   std::vector<double> rows;
   int64_t f0 = 0, f1 = -1;  // frames held
+  const double* strap = nullptr;  // the block's specific force after a loose strap (BlockStrap), or null
 
   // Copies frames [a, b] of placements [pa, pe) (lanes beyond pe: zeros).
   void load(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t a, int64_t b) {
@@ -158,35 +159,32 @@ struct BlockFir {
     for (int64_t n = a; n <= b; ++n) {
       double* r = rows.data() + (n - a) * ch * L;
       const int64_t j = (n * pb.P + pa) * 3;
-      if (pb.strap_force)
-        lanes_of_xyz(pb.strap_force + j, nl, r);
+      if (strap)
+        for (int i = 0; i < 3 * L; ++i) r[i] = strap[n * 3 * L + i];
       else
-        lanes_of_xyz(pb.accel + j, nl, r);
-      lanes_of_xyz(pb.gyro + j, nl, r + 3 * L);
-      if (ch == 9) lanes_of_xyz(pb.mag_local + j, nl, r + 6 * L);
+        lanes_of<3>(pb.accel + j, nl, r);
+      lanes_of<3>(pb.gyro + j, nl, r + 3 * L);
+      if (ch == 9) lanes_of<3>(pb.mag_local + j, nl, r + 6 * L);
     }
     f0 = a;
     f1 = b;
   }
 
-  // nl placements' (x, y, z) rows at q into r[c * L + l] as doubles, lanes nl.. zero: a
+  // nl placements' rows of C values at q into r[c * L + l] as doubles, lanes nl.. zero: a
   // transpose the compiler turns into vector shuffles for a whole block (nl = L).
-  template <class T>
+  template <int C, class T>
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
   __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-  static void lanes_of_xyz(const T* __restrict q, int nl, double* __restrict r) {
+  static void lanes_of(const T* __restrict q, int nl, double* __restrict r) {
     if (nl == L) {
 #pragma GCC ivdep
-      for (int l = 0; l < L; ++l) {
-        r[l] = (double)q[3 * l];
-        r[L + l] = (double)q[3 * l + 1];
-        r[2 * L + l] = (double)q[3 * l + 2];
-      }
+      for (int l = 0; l < L; ++l)
+        UNROLL for (int c = 0; c < C; ++c) r[c * L + l] = (double)q[C * l + c];
       return;
     }
     for (int l = 0; l < L; ++l)
-      for (int c = 0; c < 3; ++c) r[c * L + l] = l < nl ? (double)q[3 * l + c] : 0.0;
+      for (int c = 0; c < C; ++c) r[c * L + l] = l < nl ? (double)q[C * l + c] : 0.0;
   }
 
   // x[(3 s + a) L + p - pa]: device_input of sample k for the block, lane-major.
@@ -318,6 +316,71 @@ struct BlockFir {
 #pragma omp simd
         for (int l = 0; l < L; ++l) acc[c * L + l] += w[l] * r[c * L + l];
     }
+  }
+};
+
+// The loose strap of a block of placements over all frames, lane-major (frame, axis, lane):
+// per placement the steps of strap_axis_step then strap_output (device.h), so the same bytes as
+// the per-element path without its (T, P, 3) buffer, and the recursion runs across lanes.
+struct BlockStrap {
+  static constexpr int L = (int)kSampleBlock;
+  std::vector<double> rows;  // (T, 3, L)
+
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+  __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+  void run(const DeviceProblem& pb, int64_t pa, int64_t pe) {
+    const int64_t T = pb.T, P = pb.P;
+    const int nl = (int)(pe - pa);
+    rows.resize((size_t)T * 3 * L);
+    // rigid lanes (and lanes past pe) step a stand-in strap whose result is not used
+    static constexpr double kStandIn[10] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    double kc[10 * L], e[3 * L], v[3 * L], a[3 * L], loose[L];
+    for (int l = 0; l < L; ++l) {
+      loose[l] = l < nl && strap_is_loose(pb, pa + l) ? 1.0 : 0.0;
+      for (int c = 0; c < 10; ++c) kc[c * L + l] = loose[l] != 0.0 ? pb.strap[(pa + l) * 10 + c] : kStandIn[c];
+    }
+    // the current frame's rotations and ideal forces, lane-major doubles
+    double R[9 * L], f[3 * L];
+    BlockFir::lanes_of<9>(pb.rotations + pa * 9, nl, R);
+    BlockFir::lanes_of<3>(pb.accel + pa * 3, nl, f);
+#pragma omp simd
+    for (int l = 0; l < L; ++l)
+      UNROLL for (int i = 0; i < 3; ++i)
+        strap_start<L>(kc + l, world(R, f, l, i, pb.gravity), e[i * L + l], v[i * L + l], a[i * L + l]);
+    const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+    for (int64_t t = 0; t < T; ++t) {
+      double* r = rows.data() + t * 3 * L;
+#pragma GCC ivdep
+      for (int l = 0; l < L; ++l) {
+        const V3 ad = {strap_accel<L>(kc + l, e[l], v[l]), strap_accel<L>(kc + l, e[L + l], v[L + l]),
+                       strap_accel<L>(kc + l, e[2 * L + l], v[2 * L + l])};
+        const V3 fs = mul_t(lane_m3(R, l), ad - g);
+        r[l] = pick(loose[l] != 0.0, fs.x, f[l]);
+        r[L + l] = pick(loose[l] != 0.0, fs.y, f[L + l]);
+        r[2 * L + l] = pick(loose[l] != 0.0, fs.z, f[2 * L + l]);
+      }
+      if (t + 1 == T) break;
+      BlockFir::lanes_of<9>(pb.rotations + ((t + 1) * P + pa) * 9, nl, R);
+      BlockFir::lanes_of<3>(pb.accel + ((t + 1) * P + pa) * 3, nl, f);
+#pragma omp simd
+      for (int l = 0; l < L; ++l)
+        UNROLL for (int i = 0; i < 3; ++i)
+          strap_advance<L>(kc + l, world(R, f, l, i, pb.gravity), e[i * L + l], v[i * L + l], a[i * L + l]);
+    }
+  }
+
+  // strap_kinematic of lane l from lane-major rotations R and forces f
+  static double world(const double* R, const double* f, int l, int i, const double* g) {
+    return strap_world_axis(R[(3 * i) * L + l], R[(3 * i + 1) * L + l], R[(3 * i + 2) * L + l],
+                            V3{f[l], f[L + l], f[2 * L + l]}, g[i]);
+  }
+
+  // the 3 x 3 matrix of lane l of lane-major rows m[c * L + l]
+  static M3 lane_m3(const double* m, int l) {
+    M3 R;
+    UNROLL for (int c = 0; c < 9; ++c) R.m[c] = m[c * L + l];
+    return R;
   }
 };
 
@@ -464,7 +527,7 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
   thread_local std::vector<double> kept_strap, kept_mag;
   std::vector<double>& strap_force = kept_strap;
   std::vector<double>& mag_local = kept_mag;
-  if (pb.strap) {
+  if (pb.strap && elementwise) {  // the lanes run it per block (BlockStrap)
     strap_force.resize(pb.T * P * 3);
     std::vector<double> st(P * 9, 0.0);
     double* out = strap_force.data();
@@ -510,6 +573,7 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
     BlockFir fir;
     fir.pairs = pairs.empty() ? nullptr : pairs.data();
     BlockLanes lanes;
+    BlockStrap strap;
     double x[3 * kSensors * kSampleBlock] = {};  // lane-major device_input
     DeviceProblem q = pb;
     q.drift = drift.data();
@@ -519,6 +583,10 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
       q.drift_p0 = pa;
       fir.f1 = -1;
       if (!elementwise) lanes.load(pb, pa, pe);
+      if (pb.strap && !elementwise) {
+        strap.run(pb, pa, pe);
+        fir.strap = strap.rows.data();
+      }
       for (int64_t l = 0; l < kSampleBlock; ++l) ids[l] = pb.rng_id[pa + l < pe ? pa + l : pa];  // spare lanes: any id
       bool walk = false;  // any placement of the block with a random walk
       for (int64_t j = pa * kSensors * 3; j < pe * kSensors * 3; ++j) walk |= pb.walk_q[j] != 0.0;
@@ -547,6 +615,10 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
           for (int64_t p = pa; p < pe; ++p) {
             V3 xp[kSensors];
             device_input(q, k, p, xp);
+            if (fir.strap) {
+              const double* f = fir.strap + k * 3 * kSampleBlock + p - pa;
+              xp[0] = V3{f[0], f[kSampleBlock], f[2 * kSampleBlock]};
+            }
             for (int s = 0; s < pb.n_sensors; ++s) {
               x[(3 * s) * kSampleBlock + p - pa] = xp[s].x;
               x[(3 * s + 1) * kSampleBlock + p - pa] = xp[s].y;

@@ -241,13 +241,36 @@ AM_HD V3 mul(const M3& R, V3 v) {
 // rotation. It writes the device's world acceleration a_dev; strap_output then turns it into
 // device-frame specific force, in place, for all frames in parallel.
 
-// World kinematic acceleration of the skin point, axis i: (R f + g)_i.
+// World kinematic acceleration of the skin point, axis i: (R f + g)_i from row i of the frame's
+// rotation R and the ideal specific force f; and of element t * P + p.
+AM_HD double strap_world_axis(double r0, double r1, double r2, V3 f, double g) { return r0 * f.x + r1 * f.y + r2 * f.z + g; }
+
 AM_HD double strap_kinematic(const DeviceProblem& pb, int64_t p, int64_t t, int i) {
   const int64_t j = t * pb.P + p;
   const float* r = pb.rotations + j * 9 + 3 * i;
-  const float* f = pb.accel + j * 3;
-  return (double)r[0] * (double)f[0] + (double)r[1] * (double)f[1] + (double)r[2] * (double)f[2] +
-         pb.gravity[i];
+  return strap_world_axis((double)r[0], (double)r[1], (double)r[2], load3f(pb.accel + j * 3), pb.gravity[i]);
+}
+
+// The state (e, v, a) of one axis: at equilibrium with the first frame's acceleration a0; the
+// device's world acceleration a_dev of the current frame; the step to the next frame, whose
+// kinematic acceleration is an. k: the placement's coefficients, coefficient c at k[c * S]
+// (pb.strap rows: S = 1; the CPU's lanes keep a block's lane-major).
+template <int S = 1>
+AM_HD void strap_start(const double* k, double a0, double& e, double& v, double& a) {
+  a = a0;
+  e = (-1.0 / k[8 * S]) * a;
+  v = 0.0;
+}
+
+template <int S = 1>
+AM_HD double strap_accel(const double* k, double e, double v) { return (-k[8 * S]) * e - k[9 * S] * v; }
+
+template <int S = 1>
+AM_HD void strap_advance(const double* k, double an, double& e, double& v, double& a) {
+  const double e1 = k[0] * e + k[S] * v - k[4 * S] * a - k[6 * S] * an;
+  v = k[2 * S] * e + k[3 * S] * v - k[5 * S] * a - k[7 * S] * an;
+  e = e1;
+  a = an;
 }
 
 // One frame t of axis i of a loose-strapped placement p: writes a_dev into out (T, P, 3) and
@@ -255,36 +278,26 @@ AM_HD double strap_kinematic(const DeviceProblem& pb, int64_t p, int64_t t, int 
 AM_HD void strap_axis_step(const DeviceProblem& pb, int64_t p, int i, int64_t t, double* st, double* out) {
   const double* k = pb.strap + p * 10;
   double e = st[0], v = st[1], a = st[2];
-  if (t == 0) {
-    a = strap_kinematic(pb, p, 0, i);
-    e = (-1.0 / k[8]) * a;
-    v = 0.0;
-  }
-  out[(t * pb.P + p) * 3 + i] = (-k[8]) * e - k[9] * v;
-  if (t + 1 < pb.T) {
-    const double an = strap_kinematic(pb, p, t + 1, i);
-    const double e1 = k[0] * e + k[1] * v - k[4] * a - k[6] * an;
-    v = k[2] * e + k[3] * v - k[5] * a - k[7] * an;
-    e = e1;
-    a = an;
-  }
+  if (t == 0) strap_start(k, strap_kinematic(pb, p, 0, i), e, v, a);
+  out[(t * pb.P + p) * 3 + i] = strap_accel(k, e, v);
+  if (t + 1 < pb.T) strap_advance(k, strap_kinematic(pb, p, t + 1, i), e, v, a);
   st[0] = e; st[1] = v; st[2] = a;
 }
 
 AM_HD bool strap_is_loose(const DeviceProblem& pb, int64_t p) { return pb.strap[p * 10 + 8] != 0.0; }
 
-// Element j = t * P + p of out: a_dev (world) -> device-frame specific force R^T (a_dev - g);
-// rigid placements pass the ideal specific force through.
+// Device-frame specific force R^T (a_dev - g) of element j = t * P + p.
+AM_HD V3 strap_device_force(const DeviceProblem& pb, int64_t j, V3 a_dev) {
+  const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
+  return mul_t(load9f(pb.rotations + j * 9), a_dev - g);
+}
+
+// Element j = t * P + p of out: a_dev (world) -> device-frame specific force; rigid placements
+// pass the ideal specific force through.
 AM_HD void strap_output(const DeviceProblem& pb, int64_t j, double* out) {
   double* o = out + j * 3;
-  const int64_t p = j % pb.P;
-  V3 f;
-  if (strap_is_loose(pb, p)) {
-    const V3 g = {pb.gravity[0], pb.gravity[1], pb.gravity[2]};
-    f = mul_t(load9f(pb.rotations + j * 9), V3{o[0], o[1], o[2]} - g);
-  } else {
-    f = load3f(pb.accel + j * 3);
-  }
+  const V3 f = strap_is_loose(pb, j % pb.P) ? strap_device_force(pb, j, V3{o[0], o[1], o[2]})
+                                            : load3f(pb.accel + j * 3);
   o[0] = f.x; o[1] = f.y; o[2] = f.z;
 }
 
