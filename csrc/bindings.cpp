@@ -174,8 +174,10 @@ PYBIND11_MODULE(_core, m) {
         py::gil_scoped_release release;
         if (device == "cpu") return anymo::run_device_cpu(pb);
         if (device == "cpu-elementwise") return anymo::run_device_cpu(pb, true);  // tests: drivers.h
+        if (device == "cpu-portable") return anymo::run_device_cpu(pb, false, true);
         if (device == "cuda") return anymo::run_device_cuda(pb, stream);
-        throw std::invalid_argument("device must be 'cpu', 'cpu-elementwise' or 'cuda', got '" + device + "'");
+        throw std::invalid_argument("device must be 'cpu', 'cpu-elementwise', 'cpu-portable' or 'cuda', got '" + device +
+                                    "'");
       },
       py::arg("problem"), py::arg("device") = "cpu", py::arg("stream") = 0,
       "Apply one device model problem (docs/devices.md) to ideal readings.");

@@ -142,7 +142,7 @@ const NormalLanes normal_lanes = pick_normal_lanes();
 // Resampling (device_input) of a block of placements at once, placements in vector lanes.
 // The block's inputs are copied, frame by frame, into `rows` (frame, channel, lane) for a
 // window of frames that slides forward with the samples. Every lane sums over the block's
-// widest tap span, with weight 0 outside its own span [n0, n1]: adding +-0 to a sum that
+// widest tap span, with weight 0 outside its own span [n0, n1]: adding 0 to a sum that
 // started at +0 changes nothing, so each placement's sum is the scalar one, term by term.
 struct BlockFir {
   static constexpr int L = (int)kSampleBlock;
@@ -150,6 +150,7 @@ struct BlockFir {
   std::vector<double> rows;
   int64_t f0 = 0, f1 = -1;  // frames held
   const double* strap = nullptr;  // the block's specific force after a loose strap (BlockStrap), or null
+  std::vector<double> w, wt;  // tap weights (tap, lane); the AVX-512 path's (lane, tap) before the transpose
 
   // Copies frames [a, b] of placements [pa, pe) (lanes beyond pe: zeros).
   void load(const DeviceProblem& pb, int64_t pa, int64_t pe, int64_t a, int64_t b) {
@@ -189,135 +190,156 @@ struct BlockFir {
 
   // x[(3 s + a) L + p - pa]: device_input of sample k for the block, lane-major.
   void sample(const DeviceProblem& pb, int64_t k, int64_t pa, int64_t pe, double* x) {
-    double u[L], lo[L], hi[L];
+    Span sp;
     int64_t nlo = pb.T, nhi = -1;
     for (int l = 0; l < L; ++l) {
-      int64_t n0 = 0, n1 = -1;  // empty span for lanes beyond pe
-      u[l] = pa + l < pe ? resample_span(pb, k, pa + l, n0, n1) : 0.0;
-      lo[l] = (double)n0;
-      hi[l] = (double)n1;
-      if (n0 <= n1) {
-        nlo = n0 < nlo ? n0 : nlo;
-        nhi = n1 > nhi ? n1 : nhi;
+      sp.n0[l] = 0, sp.n1[l] = -1, sp.i0[l] = 0, sp.fr[l] = 0.0;  // empty span for lanes beyond pe
+      if (pa + l < pe) {
+        const double u = resample_span(pb, k, pa + l, sp.n0[l], sp.n1[l]);
+        sp.fr[l] = resample_phase(pb, u, sp.n0[l], sp.i0[l]);
+      }
+      if (sp.n0[l] <= sp.n1[l]) {
+        nlo = sp.n0[l] < nlo ? sp.n0[l] : nlo;
+        nhi = sp.n1[l] > nhi ? sp.n1[l] : nhi;
       }
     }
     if (nlo < f0 || nhi > f1) {
       const int64_t b = nhi + kWindow < pb.T - 1 ? nhi + kWindow : pb.T - 1;
       load(pb, pa, pe, nlo, b);
     }
+    const int64_t M = nhi - nlo + 1;
+    w.resize((size_t)(M + 8) * L);
+#ifdef ANYMO_X86_LANES
+    if (phases) {
+      wt.resize((size_t)L * (M + 16));
+      weights_avx512(*phases, nlo, M, sp, wt.data(), w.data());
+    } else
+#endif
+      weights_lanes(pb, nlo, M, sp.n0, sp.n1, sp.i0, sp.fr, w.data());
     double acc[9 * L], wsum[L];
+    const double* r = rows.data() + (nlo - f0) * 3 * pb.n_sensors * L;
     if (pb.n_sensors == 3)
-      taps<9>(pb, nlo, nhi, u, lo, hi, acc, wsum);
+      accumulate<9>(r, w.data(), M, acc, wsum);
     else
-      taps<6>(pb, nlo, nhi, u, lo, hi, acc, wsum);
+      accumulate<6>(r, w.data(), M, acc, wsum);
     for (int c = 0; c < 3 * pb.n_sensors; ++c)
       for (int l = 0; l < L; ++l) x[c * L + l] = (1.0 / wsum[l]) * acc[c * L + l];
   }
 
-  template <int CH>
-  void taps(const DeviceProblem& pb, int64_t nlo, int64_t nhi, const double* u, const double* lo, const double* hi,
-            double* acc, double* wsum) const {
-#ifdef ANYMO_X86_LANES
-    if (pairs) {
-      taps_pairs_avx512<CH>(rows.data() + (nlo - f0) * CH * L, nlo, nhi, pb.half_width, pb.table_per_frame, pairs,
-                            (double)(pb.table_len - 2), u, lo, hi, acc, wsum);
-      return;
-    }
-#endif
-    taps_lanes<CH>(rows.data() + (nlo - f0) * CH * L, nlo, nhi, pb.half_width, pb.table_per_frame, pb.table,
-                   (double)(pb.table_len - 2), u, lo, hi, acc, wsum);
-  }
+  // Each lane's span [n0, n1], table index i0 and fraction fr (resample_phase).
+  struct Span {
+    int64_t n0[L], n1[L], i0[L];
+    double fr[L];
+  };
 
-  // (table[i], table[i + 1] - table[i]) side by side for i <= table_len - 2, when the CPU has
-  // AVX-512 (built once per call by run_device_cpu), else null
-  const double* pairs = nullptr;
-
-#ifdef ANYMO_X86_LANES
-  // taps_lanes in AVX-512 intrinsics, 8 lanes per vector: each lane's table value and slope
-  // come in one 16-byte load from `pairs` (where GCC emulates two 8-byte gathers per lane,
-  // element by element), the sums stay in registers. The same operations in the same order
-  // (intrinsics are not contracted into FMAs here either), so the same bytes.
-  template <int CH>
-  __attribute__((target("avx512f"))) static void taps_pairs_avx512(const double* r, int64_t nlo, int64_t nhi, double hw,
-                                                                   double tpf, const double* pairs, double dmax,
-                                                                   const double* u, const double* lo, const double* hi,
-                                                                   double* acc, double* wsum) {
-    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0), vhw = _mm512_set1_pd(hw),
-                  vtpf = _mm512_set1_pd(tpf), vmax = _mm512_set1_pd(dmax);
-    __m512d a[CH][2], ws[2], ul[2], vlo[2], vhi[2];
-    for (int h = 0; h < 2; ++h) {
-      ws[h] = zero;
-      ul[h] = _mm512_loadu_pd(u + 8 * h);
-      vlo[h] = _mm512_loadu_pd(lo + 8 * h);
-      vhi[h] = _mm512_loadu_pd(hi + 8 * h);
-      for (int c = 0; c < CH; ++c) a[c][h] = zero;
-    }
-    for (int64_t n = nlo; n <= nhi; ++n, r += CH * L) {
-      const __m512d nd = _mm512_set1_pd((double)n);
-      for (int h = 0; h < 2; ++h) {
-        const __m512d pos = _mm512_mul_pd(_mm512_add_pd(_mm512_sub_pd(nd, ul[h]), vhw), vtpf);
-        // pos < 0 ? 0 : pos, then > dmax ? dmax : (as taps_lanes; only the index comes of it)
-        __m512d pc = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(pos, zero, _CMP_LT_OQ), pos, zero);
-        pc = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(pc, vmax, _CMP_GT_OQ), pc, vmax);
-        const __m256i i = _mm512_cvttpd_epi32(pc);
-        const __m512d fr = _mm512_sub_pd(pos, _mm512_cvtepi32_pd(i));
-        alignas(32) int32_t ix[8];
-        _mm256_store_si256((__m256i*)ix, i);
-        __m256d q[4];
-        for (int j = 0; j < 4; ++j)
-          q[j] = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(pairs + 2 * (int64_t)ix[2 * j])),
-                                      _mm_loadu_pd(pairs + 2 * (int64_t)ix[2 * j + 1]), 1);
-        const __m512d z0 = _mm512_insertf64x4(_mm512_castpd256_pd512(q[0]), q[1], 1);
-        const __m512d z1 = _mm512_insertf64x4(_mm512_castpd256_pd512(q[2]), q[3], 1);
-        const __m512d t = _mm512_permutex2var_pd(z0, even, z1), d = _mm512_permutex2var_pd(z0, odd, z1);
-        const __m512d wl = _mm512_add_pd(t, _mm512_mul_pd(fr, d));
-        const __mmask8 in = _mm512_cmp_pd_mask(nd, vlo[h], _CMP_GE_OQ) & _mm512_cmp_pd_mask(nd, vhi[h], _CMP_LE_OQ);
-        const __m512d w = _mm512_mul_pd(wl, _mm512_maskz_mov_pd(in, one));  // times 1 or 0, as taps_lanes
-        ws[h] = _mm512_add_pd(ws[h], w);
-        for (int c = 0; c < CH; ++c) a[c][h] = _mm512_add_pd(a[c][h], _mm512_mul_pd(w, _mm512_loadu_pd(r + c * L + 8 * h)));
+  // Tap weights w[m * L + l] of frames nlo + m, m < M: resample_weight inside each lane's span, 0
+  // outside.
+  static void weights_lanes(const DeviceProblem& pb, int64_t nlo, int64_t M, const int64_t* n0, const int64_t* n1,
+                            const int64_t* i0, const double* fr, double* w) {
+    for (int64_t m = 0; m < M; ++m)
+      for (int l = 0; l < L; ++l) {
+        const int64_t n = nlo + m;
+        w[m * L + l] = n >= n0[l] && n <= n1[l] ? resample_weight(pb, i0[l], n - n0[l], fr[l]) : 0.0;
       }
-    }
-    for (int h = 0; h < 2; ++h) {
-      _mm512_storeu_pd(wsum + 8 * h, ws[h]);
-      for (int c = 0; c < CH; ++c) _mm512_storeu_pd(acc + c * L + 8 * h, a[c][h]);
-    }
   }
-#endif
 
-  // The tap loop, cloned for AVX-512 / AVX2 (no FMA contraction in this
-  // file, so every lane rounds as the scalar code).
+  // The sums over the taps (acc: channel-major lanes, wsum: the weights'), frame by frame in
+  // order as device_input. Cloned for AVX-512 / AVX2 (no FMA contraction in this file).
   template <int CH>
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
   __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-  static void taps_lanes(const double* r, int64_t nlo, int64_t nhi, double hw, double tpf, const double* table,
-                         double dmax, const double* u, const double* lo, const double* hi, double* acc,
-                         double* wsum) {
-    // dmax: the last table index (a double argument: converted here, GCC stops vectorising)
-    for (int i = 0; i < CH * L; ++i) acc[i] = 0.0;
-    for (int l = 0; l < L; ++l) wsum[l] = 0.0;
-    for (int64_t n = nlo; n <= nhi; ++n, r += CH * L) {
-      const double nd = (double)n;
-      double w[L];
+  static void accumulate(const double* __restrict r, const double* __restrict w, int64_t M, double* __restrict acc,
+                         double* __restrict wsum) {
+    double a[CH * L], ws[L];
+    for (int i = 0; i < CH * L; ++i) a[i] = 0.0;
+    for (int l = 0; l < L; ++l) ws[l] = 0.0;
+    for (int64_t m = 0; m < M; ++m, r += CH * L, w += L) {
 #pragma omp simd
-      for (int l = 0; l < L; ++l) {
-        const double pos = (nd - u[l] + hw) * tpf;
-        double pc = pos < 0.0 ? 0.0 : pos;
-        pc = pc > dmax ? dmax : pc;
-        const int i = (int)pc;  // as the scalar (int64_t)pos clamped to dmax, inside the span
-        const double fr = pos - (double)i;
-        const double wl = table[i] + fr * (table[i + 1] - table[i]);
-        // times 1 or 0 rather than a select, which GCC does not vectorise here
-        w[l] = wl * (double)((nd >= lo[l]) & (nd <= hi[l]));
-        wsum[l] += w[l];
-      }
-      for (int c = 0; c < CH; ++c)
+      for (int l = 0; l < L; ++l) ws[l] += w[l];
+      UNROLL for (int c = 0; c < CH; ++c)
 #pragma omp simd
-        for (int l = 0; l < L; ++l) acc[c * L + l] += w[l] * r[c * L + l];
+        for (int l = 0; l < L; ++l) a[c * L + l] += w[l] * r[c * L + l];
     }
+    for (int i = 0; i < CH * L; ++i) acc[i] = a[i];
+    for (int l = 0; l < L; ++l) wsum[l] = ws[l];
   }
+
+  // The kernel table by phase: row ph holds, for m = 0, 1, ..., the table at index
+  // resample_index(ph, m) and the difference to the next entry, so a lane's taps are
+  // consecutive numbers (resample_weight's, exactly). Built once per call when the CPU has
+  // AVX-512 (run_device_cpu).
+  struct Phases {
+    int64_t per_frame = 0, row = 0;  // table_per_frame; numbers per row (8 spare at the end)
+    std::vector<double> value, diff;
+
+    void build(const DeviceProblem& pb) {
+      per_frame = (int64_t)pb.table_per_frame;
+      row = (pb.table_len + per_frame - 1) / per_frame + 8;
+      value.resize((size_t)(per_frame * row));
+      diff.resize(value.size());
+      for (int64_t ph = 0; ph < per_frame; ++ph)
+        for (int64_t m = 0; m < row; ++m) {
+          const int64_t i = resample_index(pb, ph, m);
+          value[ph * row + m] = pb.table[i];
+          diff[ph * row + m] = pb.table[i + 1] - pb.table[i];
+        }
+    }
+  };
+  const Phases* phases = nullptr;
+
+#ifdef ANYMO_X86_LANES
+  // weights_lanes with AVX-512: each lane's taps come from its phase row in 8-wide loads into
+  // wt (lane, tap), then 8 x 8 transposes into w (tap, lane). The same operations per weight
+  // (intrinsics are not contracted into FMAs here either), so the same bytes.
+  __attribute__((target("avx512f"))) static void weights_avx512(const Phases& ph, int64_t nlo, int64_t M,
+                                                                 const Span& sp, double* wt, double* w) {
+    const int64_t Mw = M + 16;  // a lane's row in wt: its taps from offset n0 - nlo, zeros around
+    const int64_t M8 = (M + 7) / 8 * 8;
+    const __m512d zero = _mm512_setzero_pd();
+    for (int l = 0; l < L; ++l) {
+      double* row = wt + l * Mw;
+      for (int64_t m = 0; m < M8; m += 8) _mm512_storeu_pd(row + m, zero);
+      const int64_t cnt = sp.n1[l] - sp.n0[l] + 1;
+      if (cnt <= 0) continue;
+      const int64_t off = sp.n0[l] - nlo, base = (sp.i0[l] % ph.per_frame) * ph.row + sp.i0[l] / ph.per_frame;
+      const __m512d fr = _mm512_set1_pd(sp.fr[l]);
+      for (int64_t j = 0; j < cnt; j += 8) {
+        const __m512d v = _mm512_add_pd(_mm512_loadu_pd(ph.value.data() + base + j),
+                                        _mm512_mul_pd(fr, _mm512_loadu_pd(ph.diff.data() + base + j)));
+        const __mmask8 keep = cnt - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (cnt - j)) - 1u);
+        _mm512_mask_storeu_pd(row + off + j, keep, v);
+      }
+    }
+    // 8 x 8 transposes: lanes 8 h.. of taps m.. -> w[(m + i) L + 8 h + l]
+    const __m512i lo2 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi2 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    const __m512i lo4 = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), hi4 = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+    for (int h = 0; h < 2; ++h)
+      for (int64_t m = 0; m < M8; m += 8) {
+        __m512d a[8], b[8], c[8];
+        for (int i = 0; i < 8; ++i) a[i] = _mm512_loadu_pd(wt + (8 * h + i) * Mw + m);
+        for (int i = 0; i < 8; i += 2) {  // pairs of lanes, tap by tap
+          b[i] = _mm512_unpacklo_pd(a[i], a[i + 1]);
+          b[i + 1] = _mm512_unpackhi_pd(a[i], a[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4)  // quads of lanes
+          for (int j = 0; j < 2; ++j) {
+            c[i + j] = _mm512_permutex2var_pd(b[i + j], lo2, b[i + j + 2]);
+            c[i + j + 2] = _mm512_permutex2var_pd(b[i + j], hi2, b[i + j + 2]);
+          }
+        for (int j = 0; j < 4; ++j) {  // all 8 lanes
+          a[j] = _mm512_permutex2var_pd(c[j], lo4, c[j + 4]);
+          a[j + 4] = _mm512_permutex2var_pd(c[j], hi4, c[j + 4]);
+        }
+        // a[j] now holds tap m + kTap[j] of the 8 lanes
+        static constexpr int kTap[8] = {0, 1, 4, 5, 2, 3, 6, 7};
+        for (int j = 0; j < 8; ++j)
+          if (m + kTap[j] < M) _mm512_storeu_pd(w + (m + kTap[j]) * L + 8 * h, a[j]);
+      }
+  }
+#endif
 };
+
 
 // The loose strap of a block of placements over all frames, lane-major (frame, axis, lane):
 // per placement the steps of strap_axis_step then strap_output (device.h), so the same bytes as
@@ -521,7 +543,7 @@ bool device_normals_cpu(uint64_t seed, int64_t k, int nb, const uint32_t* ids, d
   return true;
 }
 
-void run_device_cpu(DeviceProblem pb, bool elementwise) {
+void run_device_cpu(DeviceProblem pb, bool elementwise, bool portable) {
   const int64_t P = pb.P;
   // per-frame scratch kept between calls (drivers.h)
   thread_local std::vector<double> kept_strap, kept_mag;
@@ -554,15 +576,9 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
   // carries the drift in bias_state and a one-sample drift "chunk" of the thread's. The CPU
   // needs no pb.chunk.
   std::vector<double> state(elementwise ? P * kSensors * 6 : 0, 0.0);  // the lanes keep their own
-  std::vector<double> pairs;  // BlockFir::pairs
+  BlockFir::Phases phases;  // the AVX-512 resampler's table
 #ifdef ANYMO_X86_LANES
-  if (pb.resample && !elementwise && __builtin_cpu_supports("avx512f")) {
-    pairs.resize(2 * (pb.table_len - 1));
-    for (int64_t i = 0; i + 1 < pb.table_len; ++i) {
-      pairs[2 * i] = pb.table[i];
-      pairs[2 * i + 1] = pb.table[i + 1] - pb.table[i];
-    }
-  }
+  if (pb.resample && !elementwise && !portable && __builtin_cpu_supports("avx512f")) phases.build(pb);
 #endif
   pb.bias_state = state.data();
   pb.drift_stride = kSampleBlock;
@@ -571,7 +587,7 @@ void run_device_cpu(DeviceProblem pb, bool elementwise) {
     std::vector<double> drift(elementwise ? kSampleBlock * kSensors * 3 : 0, 0.0), z(kMaxNormals * kSampleBlock);
     uint32_t ids[kSampleBlock];
     BlockFir fir;
-    fir.pairs = pairs.empty() ? nullptr : pairs.data();
+    fir.phases = phases.value.empty() ? nullptr : &phases;
     BlockLanes lanes;
     BlockStrap strap;
     double x[3 * kSensors * kSampleBlock] = {};  // lane-major device_input

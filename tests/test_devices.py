@@ -217,7 +217,8 @@ def test_cpu_vector_paths_equal_the_cuda_per_element_code(rng, monkeypatch, fps,
     """The CPU driver draws, resamples and steps many placements at once; CUDA calls the shared
     per-element functions (normals, drift_step, device_sample) one placement at a time. The CPU can run
     those calls too ('cpu-elementwise'): both must give the same bytes, which is what CPU-GPU
-    identity rests on where no GPU is at hand. 37 placements: two full blocks of 16 and a
+    identity rests on where no GPU is at hand; so must the lanes without the resampler's
+    AVX-512 path ('cpu-portable', what CPUs without AVX-512 run). 37 placements: two full blocks of 16 and a
     partial one; 2,600 frames: the CPU's copied frame window (1,024 frames) slides. The first
     block has no random walk and the second one in every other placement: the CPU leaves out
     the random walk's normals (and, without timestamps, the jitter's) where a whole block has
@@ -232,14 +233,19 @@ def test_cpu_vector_paths_equal_the_cuda_per_element_code(rng, monkeypatch, fps,
                       gyro=dataclasses.replace(dev.gyro, bias_random_walk=0.1 * walk))
     a, g, R = moving_inputs(rng, T, P, fps)
     run = engine._core.run_device
+
+    def on(variant, timestamps):  # 'cpu' with run_device's device string 'cpu' + variant
+        with monkeypatch.context() as m:
+            m.setattr(engine._core, "run_device", lambda pb, device, stream: run(pb, device + variant, stream))
+            return apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu", timestamps=timestamps)
+
     for timestamps in (True, False):
         lanes = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu", timestamps=timestamps)
-        with monkeypatch.context() as m:
-            m.setattr(engine._core, "run_device", lambda pb, device, stream: run(pb, device + "-elementwise", stream))
-            elementwise = apply_device(a, g, fps, dev, seed=21, rotations=R, backend="cpu", timestamps=timestamps)
-        for name in ("timestamps", "accel", "gyro", "mag"):
-            assert getattr(lanes, name) is None if name == "timestamps" and not timestamps else \
-                getattr(lanes, name).tobytes() == getattr(elementwise, name).tobytes(), name
+        # the per-element calls, and the lanes without the resampler's AVX-512 path
+        for other in (on("-elementwise", timestamps), on("-portable", timestamps)):
+            for name in ("timestamps", "accel", "gyro", "mag"):
+                assert getattr(lanes, name) is None if name == "timestamps" and not timestamps else \
+                    getattr(lanes, name).tobytes() == getattr(other, name).tobytes(), name
         assert np.isfinite(lanes.accel).all() and np.abs(lanes.accel).max() > 1.0
 
 

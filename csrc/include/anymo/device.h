@@ -164,7 +164,7 @@ struct DeviceProblem {
   const float* rotations = nullptr;  // (T, P, 3, 3) world-from-placement, or null
 
   // Anti-alias / interpolation kernel tabulated at `table_per_frame` points per motion frame
-  // over [-half_width, half_width] frames (docs/devices.md "Output data rate").
+  // (an integer) over [-half_width, half_width] frames (docs/devices.md "Output data rate").
   const double* table = nullptr;
   int64_t table_len = 0;
   double table_per_frame = 0, half_width = 0;
@@ -375,6 +375,26 @@ AM_HD double resample_span(const DeviceProblem& pb, int64_t k, int64_t p, int64_
   return u;
 }
 
+// The kernel over the span: frame n0 + j falls at table position pos0 + j * table_per_frame, so
+// every tap has the first one's fraction fr and the table index i0 + j * table_per_frame
+// (clamped to the last interval); resample_weight is tap j's weight. The CPU reads the table
+// rearranged by phase i0 % table_per_frame (device_cpu.cpp), the same numbers.
+AM_HD double resample_phase(const DeviceProblem& pb, double u, int64_t n0, int64_t& i0) {
+  const double pos0 = ((double)n0 - u + pb.half_width) * pb.table_per_frame;
+  i0 = (int64_t)(pos0 < 0.0 ? 0.0 : pos0);
+  return pos0 - (double)i0;
+}
+
+AM_HD int64_t resample_index(const DeviceProblem& pb, int64_t i0, int64_t j) {
+  const int64_t i = i0 + j * (int64_t)pb.table_per_frame;
+  return i < pb.table_len - 2 ? i : pb.table_len - 2;
+}
+
+AM_HD double resample_weight(const DeviceProblem& pb, int64_t i0, int64_t j, double fr) {
+  const int64_t i = resample_index(pb, i0, j);
+  return pb.table[i] + fr * (pb.table[i + 1] - pb.table[i]);
+}
+
 AM_HD void device_input(const DeviceProblem& pb, int64_t k, int64_t p, V3* x) {
   const int64_t P = pb.P;
   const bool mag = pb.n_sensors == 3;
@@ -394,16 +414,13 @@ AM_HD void device_input(const DeviceProblem& pb, int64_t k, int64_t p, V3* x) {
     x[1] = load3f(pb.gyro + (k * P + p) * 3);
     if (mag) x[2] = field(k);
   } else {
-    int64_t n0, n1;
+    int64_t n0, n1, i0;
     const double u = resample_span(pb, k, p, n0, n1);
+    const double fr = resample_phase(pb, u, n0, i0);
     V3 acc[kSensors] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
     double wsum = 0.0;
     for (int64_t n = n0; n <= n1; ++n) {
-      const double pos = ((double)n - u + pb.half_width) * pb.table_per_frame;
-      int64_t i = (int64_t)pos;
-      if (i > pb.table_len - 2) i = pb.table_len - 2;
-      const double fr = pos - (double)i;
-      const double w = pb.table[i] + fr * (pb.table[i + 1] - pb.table[i]);
+      const double w = resample_weight(pb, i0, n - n0, fr);
       acc[0] = acc[0] + w * force(n);
       acc[1] = acc[1] + w * load3f(pb.gyro + (n * P + p) * 3);
       if (mag) acc[2] = acc[2] + w * field(n);

@@ -36,8 +36,9 @@ int64_t run_cuda(ImuProblem pb, uintptr_t stream);
 // Device response model (device.h): host memory with OpenMP, or device memory on `stream`
 // (synchronised before returning). `elementwise`: the CPU makes the CUDA kernels' per-element
 // calls (device_sample, normals) instead of its vector-lane paths; the tests check both
-// give the same bytes, which is what CPU-GPU identity rests on.
-void run_device_cpu(DeviceProblem pb, bool elementwise = false);
+// give the same bytes, which is what CPU-GPU identity rests on. `portable`: the vector lanes
+// without the resampler's AVX-512 path (which CPUs without AVX-512 take), for the same tests.
+void run_device_cpu(DeviceProblem pb, bool elementwise = false, bool portable = false);
 void run_device_cuda(DeviceProblem pb, uintptr_t stream);
 
 // The CPU driver's normals of 16 lanes at sample k (device_cpu.cpp: Philox blocks [0, nb),
