@@ -7,6 +7,7 @@
 #include <string>
 
 #include "anymo/drivers.h"
+#include "anymo/finite.h"
 #include "anymo/pack.h"
 
 namespace py = pybind11;
@@ -193,6 +194,17 @@ PYBIND11_MODULE(_core, m) {
       py::arg("seed"), py::arg("k"), py::arg("n_blocks"), py::arg("ids"), py::arg("out"), py::arg("isa") = "",
       "Tests: the CPU device driver's 16-lane normals by instruction set ('avx512', 'avx2', 'scalar', '' "
       "= picked at load); False where unavailable.");
+  m.def(
+      "all_finite",
+      [](uintptr_t data, int64_t n, const std::string& dtype) {
+        // a C-contiguous host array of n values that validate.py has checked
+        if (dtype != "float32" && dtype != "float64")
+          throw std::invalid_argument("dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        py::gil_scoped_release release;
+        return dtype == "float32" ? anymo::all_finite_f32(reinterpret_cast<const float*>(data), n)
+                                  : anymo::all_finite_f64(reinterpret_cast<const double*>(data), n);
+      },
+      py::arg("data"), py::arg("n"), py::arg("dtype"), "True if no value is NaN or infinite (all cores).");
   m.def(
       "pack_imu",
       [](uintptr_t accel, uintptr_t gyro, int64_t N, int64_t P, uintptr_t out, const std::string& dtype,

@@ -1,6 +1,7 @@
 """The compiled kernels against the float64 numpy reference on fresh random inputs, chunking
 invariance, array kinds, and the errors bad input gets."""
 
+import re
 import warnings
 
 import numpy as np
@@ -256,6 +257,27 @@ def test_float32_input_floor_is_as_documented(rng):
 
 
 # ---------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_check_of_large_arrays(rng, dtype):
+    """Arrays of 2^16 values or more are checked by the extension on all cores
+    (validate._all_finite): every kind of bad value anywhere is found, and the message names the
+    first; the largest and subnormal values pass; strided arrays take numpy's check."""
+    from anymo_sim.validate import _all_finite, require_finite
+
+    x = rng.normal(size=(300, 250, 3)).astype(dtype)
+    info = np.finfo(dtype)
+    x[7, 7] = [info.max, -info.max, info.tiny / 4]
+    assert _all_finite(x) and _all_finite(x[:, ::2])
+    require_finite("x", x)
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in ((0, 0, 0), (150, 125, 1), (299, 249, 2)):
+            y = x.copy()
+            y[where] = bad
+            assert not _all_finite(y) and not _all_finite(y[:, ::-1])
+            with pytest.raises(ValueError, match=re.escape(f"y: contains NaN or inf (first at index {where})")):
+                require_finite("y", y)
+
+
 def _sphere(T=10):
     v, f = syn.icosphere(1)
     return np.repeat(v[None], T, axis=0), f

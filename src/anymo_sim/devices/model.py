@@ -118,19 +118,20 @@ def _sensor_tables(s: SensorModel, name: str, P: int, odr: float) -> dict:
 
 def expm_stack(M: np.ndarray) -> np.ndarray:
     """exp of a stack of small matrices (..., n, n): Taylor series (12 terms) at 1-norm <= 1/4,
-    then squaring; ~1e-12 relative. With einsum rather than scipy.linalg.expm on purpose: scipy's
-    BLAS leaves its worker threads spinning for a while after the call, and the OpenMP kernels
-    that follow ran up to ~2x slower on a 2-core machine."""
+    then squaring; ~1e-12 relative. Stacked matmul (numpy's own loop for matrices this small,
+    3x faster than einsum) rather than scipy.linalg.expm on purpose: scipy's BLAS leaves its
+    worker threads spinning for a while after the call, and the OpenMP kernels that follow ran
+    up to ~2x slower on a 2-core machine."""
     norm = np.abs(M).sum(axis=-2).max(axis=-1)
     s = np.maximum(0, np.ceil(np.log2(np.maximum(norm, 1e-300) / 0.25))).astype(int)
     A = M / (2.0 ** s)[..., None, None]
     E = np.broadcast_to(np.eye(M.shape[-1]), M.shape).copy()
     term = E.copy()
     for k in range(1, 13):
-        term = np.einsum("...ij,...jk->...ik", term, A) / k
+        term = np.matmul(term, A) / k
         E = E + term
     for i in range(int(s.max(initial=0))):
-        E = np.where((s > i)[..., None, None], np.einsum("...ij,...jk->...ik", E, E), E)
+        E = np.where((s > i)[..., None, None], np.matmul(E, E), E)
     return E
 
 
