@@ -144,7 +144,9 @@ anymo::DeviceProblem device_from_dict(const py::dict& d) {
       !pb.markov_q || !pb.markov_s0 || !pb.walk_q || !pb.clip || !pb.mount || !pb.g_sens || !pb.time_offset_ns ||
       !pb.jitter_ns || !pb.out_accel || !pb.out_gyro ||
       (mag && (!pb.out_mag || !pb.soft_iron || !pb.hard_iron || !pb.rotations)) ||
-      (pb.strap && !pb.rotations) || (pb.resample && (!pb.table || pb.table_len < 2)) ||
+      (pb.strap && !pb.rotations) ||
+      (pb.resample && (!pb.table || pb.table_len < 2 || !(pb.table_per_frame >= 1) ||
+                       pb.table_per_frame != (double)(int64_t)pb.table_per_frame)) ||  // an integer: device.h
       (!pb.resample && pb.N > pb.T))
     throw py::value_error("incomplete device problem (sizes, per-placement tables or outputs missing)");
   return pb;

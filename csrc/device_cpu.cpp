@@ -221,7 +221,7 @@ struct BlockFir {
       weights_avx512(*phases, nlo, M, sp, wt.data(), w.data());
     } else
 #endif
-      weights_lanes(pb, nlo, M, sp.n0, sp.n1, sp.i0, sp.fr, w.data());
+      weights_lanes(pb, nlo, M, sp, w.data());
     double acc[9 * L], wsum[L];
     const double* r = rows.data() + (nlo - f0) * 3 * pb.n_sensors * L;
     if (pb.n_sensors == 3)
@@ -240,12 +240,11 @@ struct BlockFir {
 
   // Tap weights w[m * L + l] of frames nlo + m, m < M: resample_weight inside each lane's span, 0
   // outside.
-  static void weights_lanes(const DeviceProblem& pb, int64_t nlo, int64_t M, const int64_t* n0, const int64_t* n1,
-                            const int64_t* i0, const double* fr, double* w) {
+  static void weights_lanes(const DeviceProblem& pb, int64_t nlo, int64_t M, const Span& sp, double* w) {
     for (int64_t m = 0; m < M; ++m)
       for (int l = 0; l < L; ++l) {
         const int64_t n = nlo + m;
-        w[m * L + l] = n >= n0[l] && n <= n1[l] ? resample_weight(pb, i0[l], n - n0[l], fr[l]) : 0.0;
+        w[m * L + l] = n >= sp.n0[l] && n <= sp.n1[l] ? resample_weight(pb, sp.i0[l], n - sp.n0[l], sp.fr[l]) : 0.0;
       }
   }
 
@@ -345,7 +344,6 @@ struct BlockFir {
   }
 #endif
 };
-
 
 // The loose strap of a block of placements over all frames, lane-major (frame, axis, lane):
 // per placement the steps of strap_axis_step then strap_output (device.h), so the same bytes as

@@ -239,11 +239,14 @@ AM_HD V3 mul(const M3& R, V3 v) {
 // interact, so the recursion runs per (placement, axis): three times the parallelism of a
 // recursion per placement on the GPU, and the sequential pass reads one row of each frame's
 // rotation. It writes the device's world acceleration a_dev; strap_output then turns it into
-// device-frame specific force, in place, for all frames in parallel.
+// device-frame specific force, in place, for all frames in parallel. (The CPU's lanes run both
+// steps per block of placements through the same helpers: device_cpu.cpp BlockStrap.)
 
 // World kinematic acceleration of the skin point, axis i: (R f + g)_i from row i of the frame's
 // rotation R and the ideal specific force f; and of element t * P + p.
-AM_HD double strap_world_axis(double r0, double r1, double r2, V3 f, double g) { return r0 * f.x + r1 * f.y + r2 * f.z + g; }
+AM_HD double strap_world_axis(double r0, double r1, double r2, V3 f, double g) {
+  return r0 * f.x + r1 * f.y + r2 * f.z + g;
+}
 
 AM_HD double strap_kinematic(const DeviceProblem& pb, int64_t p, int64_t t, int i) {
   const int64_t j = t * pb.P + p;
