@@ -4,6 +4,7 @@
 // sample stage runs a block's placements in vector lanes (normal_lanes, BlockFir, BlockLanes),
 // the same operations per placement as the per-element code CUDA runs; 'elementwise' runs that
 // code here, and a test holds both to the same bytes.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -161,7 +162,7 @@ struct BlockFir {
       double* r = rows.data() + (n - a) * ch * L;
       const int64_t j = (n * pb.P + pa) * 3;
       if (strap)
-        for (int i = 0; i < 3 * L; ++i) r[i] = strap[n * 3 * L + i];
+        std::copy_n(strap + n * 3 * L, 3 * L, r);
       else
         lanes_of<3>(pb.accel + j, nl, r);
       lanes_of<3>(pb.gyro + j, nl, r + 3 * L);

@@ -26,10 +26,8 @@ def _all_finite(a) -> bool:
     """Large float arrays on all cores (the compiled extension, no temporary); the rest, or
     without the extension, with numpy."""
     if isinstance(a, np.ndarray) and a.size >= 1 << 16 and a.dtype in (np.float32, np.float64) and a.flags.c_contiguous:
-        try:
-            from . import _core
-        except ImportError:
-            _core = None
+        from .engine import _core  # None where the extension is not built (engine imports it once)
+
         if _core is not None:
             return bool(_core.all_finite(a.ctypes.data, a.size, a.dtype.name))
     return bool(np.isfinite(a).all())
