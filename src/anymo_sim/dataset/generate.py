@@ -15,7 +15,7 @@ import math
 import os
 import queue
 import threading
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -265,51 +265,67 @@ def run_job(p: Plan, job: int, backend: str = "auto", imu: np.ndarray | None = N
            "start_s": np.empty(w1 - w0), "seed": np.empty(w1 - w0, np.uint64), "device": np.empty((w1 - w0, P), np.int8)}
     texts: dict = {}  # window -> its text spans (JSON), filled in any order
     win = p.windows[w0:w1]
-    for s in np.unique(win[:, 0]):
-        seq = p.sequences[s]
-        b = body if seq.betas is None else load_body(cfg.body, seq.betas)
-        starts = win[win[:, 0] == s, 1]
-        a = max(0, int(starts.min()) - margin)
-        e = min(len(seq.A), int(starts.max()) + N + pad + margin)
-        A = seq.A[a:e]
-        if backend == "cuda":
-            import torch
 
-            A = torch.from_numpy(A).cuda()
-        res = _engine_setup(p, b, seq.betas is None).run(
-            A[:, :, :3, :], backend=be, template=A, return_positions=False, return_rotations=need_rot,
-            out=_engine_outputs(len(A), P, need_rot) if be == "cpu" else None)
-        def window(i):
-            w = w0 + int(i)
-            start = int(win[i, 1])
-            i0 = start - a
-            if i0 + N + pad <= len(A):  # a view: no copy of the frames
-                idx = slice(i0, i0 + N + pad)
-            else:  # past the end of the sequence: the last frame
-                idx = np.minimum(np.arange(i0, i0 + N + pad), len(A) - 1)
-                if backend == "cuda":
-                    import torch
-
-                    idx = torch.from_numpy(idx).to(res.accel.device)
-            seed = window_seed(cfg.seed, w)
-            device, which = window_devices(devs, P, seed, rate, cfg.randomize)
-            rd = apply_device(res.accel[idx], res.gyro[idx], rate, device, seed=seed,
-                              rotations=res.rotations[idx] if need_rot else None, backend=backend, timestamps=False,
-                              max_samples=N)
-            acc, gyr = rd.accel, rd.gyro
+    def window(i, s, seq, res, A, a):
+        w = w0 + int(i)
+        start = int(win[i, 1])
+        i0 = start - a
+        if i0 + N + pad <= len(A):  # a view: no copy of the frames
+            idx = slice(i0, i0 + N + pad)
+        else:  # past the end of the sequence: the last frame
+            idx = np.minimum(np.arange(i0, i0 + N + pad), len(A) - 1)
             if backend == "cuda":
-                acc, gyr = acc.cpu().numpy(), gyr.cpu().numpy()
-            pack_window(acc, gyr, out["imu"][i])
-            out["sequence"][i] = s
-            out["start_s"][i] = start / rate
-            out["seed"][i] = seed
-            out["device"][i] = which
-            texts[i] = _texts(seq, start, N, rate)
+                import torch
 
-        # CPU: two windows at a time, so one's Python (device draws and tables, ~5 ms) runs
-        # while the other's kernels run without the GIL and the cores do not wait on it
-        mine = np.flatnonzero(win[:, 0] == s)
-        list(_window_pool().map(window, mine) if be == "cpu" else map(window, mine))
+                idx = torch.from_numpy(idx).to(res.accel.device)
+        seed = window_seed(cfg.seed, w)
+        device, which = window_devices(devs, P, seed, rate, cfg.randomize)
+        rd = apply_device(res.accel[idx], res.gyro[idx], rate, device, seed=seed,
+                          rotations=res.rotations[idx] if need_rot else None, backend=backend, timestamps=False,
+                          max_samples=N)
+        acc, gyr = rd.accel, rd.gyro
+        if backend == "cuda":
+            acc, gyr = acc.cpu().numpy(), gyr.cpu().numpy()
+        pack_window(acc, gyr, out["imu"][i])
+        out["sequence"][i] = s
+        out["start_s"][i] = start / rate
+        out["seed"][i] = seed
+        out["device"][i] = which
+        texts[i] = _texts(seq, start, N, rate)
+
+    # CPU: the windows go to a two-thread pool, so one window's Python (device draws and tables,
+    # ~5 ms) runs while another's kernels run without the GIL, and the next sequence's engine
+    # runs while this one's last windows finish: the cores do not wait on Python between them.
+    # The engine writes into one of two scratch buffers by sequence parity, so it waits for
+    # the windows of the sequence two back (which read the buffer it is about to overwrite).
+    in_flight: list = [[], []]  # per buffer: futures of the windows reading it
+    try:
+        for n, s in enumerate(np.unique(win[:, 0])):
+            seq = p.sequences[s]
+            b = body if seq.betas is None else load_body(cfg.body, seq.betas)
+            starts = win[win[:, 0] == s, 1]
+            a = max(0, int(starts.min()) - margin)
+            e = min(len(seq.A), int(starts.max()) + N + pad + margin)
+            A = seq.A[a:e]
+            if backend == "cuda":
+                import torch
+
+                A = torch.from_numpy(A).cuda()
+            for f in in_flight[n % 2]:
+                f.result()  # (re-raises a window's error)
+            res = _engine_setup(p, b, seq.betas is None).run(
+                A[:, :, :3, :], backend=be, template=A, return_positions=False, return_rotations=need_rot,
+                out=_engine_outputs(len(A), P, need_rot, n % 2) if be == "cpu" else None)
+            mine = np.flatnonzero(win[:, 0] == s)
+            if be == "cpu":
+                in_flight[n % 2] = [_window_pool().submit(window, i, s, seq, res, A, a) for i in mine]
+            else:
+                for i in mine:
+                    window(i, s, seq, res, A, a)
+    finally:  # no window left running on a buffer a later call may reuse, error or not
+        wait(in_flight[0] + in_flight[1])
+    for f in in_flight[0] + in_flight[1]:
+        f.result()
     out["text"] = [texts[i] for i in range(w1 - w0)]
     return out
 
@@ -340,15 +356,17 @@ def _engine_setup(p: Plan, body, shared: bool) -> engine.SkinnedSetup:
     return setup
 
 
-def _engine_outputs(T: int, P: int, rotations: bool) -> dict:
-    """skinned_imu's `out` for (T, P) on the CPU: views of one float32 buffer per thread that
-    grows to the largest call and is then reused. Fresh arrays of this size (~60 MB a call) would
-    be new memory maps the kernel zeroes page by page on first write, every call."""
+def _engine_outputs(T: int, P: int, rotations: bool, slot: int = 0) -> dict:
+    """skinned_imu's `out` for (T, P) on the CPU: views of float32 buffer `slot` (0 or 1) of the
+    calling thread, which grows to the largest call and is then reused. Fresh arrays of this
+    size (~60 MB a call) would be new memory maps the kernel zeroes page by page on first
+    write, every call."""
     sizes = {"accel": (T, P, 3), "gyro": (T, P, 3), **({"rotations": (T, P, 3, 3)} if rotations else {})}
     n = sum(math.prod(v) for v in sizes.values())
-    buf = getattr(_SCRATCH, "engine", None)
+    bufs = _SCRATCH.__dict__.setdefault("engine", [None, None])
+    buf = bufs[slot]
     if buf is None or buf.size < n:
-        buf = _SCRATCH.engine = np.empty(n, np.float32)
+        buf = bufs[slot] = np.empty(n, np.float32)
     out, i = {}, 0
     for k, shape in sizes.items():
         out[k] = buf[i:i + math.prod(shape)].reshape(shape)
