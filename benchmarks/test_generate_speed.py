@@ -43,8 +43,24 @@ def produced(the_plan):
     return [run_job(the_plan, j) for j in range(the_plan.n_jobs)]
 
 
-def _fresh_dir():
-    return Path(tempfile.mkdtemp(prefix="anymo_bench_")) / "ds.zarr"
+def _rounds():
+    """benchmark.pedantic's setup and cleanup: each round writes a fresh store, and the previous
+    round's is deleted first, so every round of both tests writes into page cache the guest has
+    just freed (RESULTS.md: the first write into memory this VM has not used recently costs
+    ~1 s more of system time, which would otherwise land on whichever test runs first)."""
+    paths: list = []
+
+    def setup():
+        for p in paths:
+            shutil.rmtree(p.parent, ignore_errors=True)
+        paths.append(Path(tempfile.mkdtemp(prefix="anymo_bench_")) / "ds.zarr")
+        return (paths[-1],), {}
+
+    def cleanup():
+        for p in paths:
+            shutil.rmtree(p.parent, ignore_errors=True)
+
+    return setup, cleanup
 
 
 def _record(name, p, seconds):
@@ -55,11 +71,7 @@ def _record(name, p, seconds):
 def test_raw_write(benchmark, the_plan, produced):
     """The floor: the same arrays, already in memory, written job by job to the same layout."""
     attrs, static = provenance(the_plan), static_tables(the_plan)
-    paths = []
-
-    def setup():
-        paths.append(_fresh_dir())
-        return (paths[-1],), {}
+    setup, cleanup = _rounds()
 
     def write(out):
         w = ZarrWriter(out, the_plan.layout, attrs, static)
@@ -67,22 +79,15 @@ def test_raw_write(benchmark, the_plan, produced):
             w.write_job(j, data)
 
     benchmark.pedantic(write, setup=setup, rounds=3, warmup_rounds=0)
-    for p in paths:
-        shutil.rmtree(p.parent, ignore_errors=True)
+    cleanup()
     _record("raw write (same arrays, same store)", the_plan, benchmark.stats.stats.median)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_generate(benchmark, the_plan, backend):
-    paths = []
-
-    def setup():
-        paths.append(_fresh_dir())
-        return (paths[-1],), {}
-
+    setup, cleanup = _rounds()
     benchmark.pedantic(lambda out: generate(the_plan, out, backend=backend), setup=setup, rounds=3, warmup_rounds=0)
-    for p in paths:
-        shutil.rmtree(p.parent, ignore_errors=True)
+    cleanup()
     _record(f"generate ({backend})", the_plan, benchmark.stats.stats.median)
 
 
