@@ -32,18 +32,46 @@ __global__ void mag_local_kernel(DeviceProblem pb, double* out) {
     mag_local_frame(pb, i, out);
 }
 
-__global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
-  const int64_t n = pb.P * pb.n_sensors;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    for (int64_t k = k0; k < k1; ++k) {
-      const int64_t p = i / pb.n_sensors;
-      const int s = (int)(i % pb.n_sensors);
-      double z[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};  // Gauss-Markov drive, random-walk step
+// The drift is sequential in samples but its normals are not: they depend on (seed, id, k, m)
+// alone. So a chunk's are drawn first, one thread per (sample, placement), into zbuf
+// (chunk, P, n_sensors, 6) floats (the Gauss-Markov 3, then the random-walk 3, left 0 where
+// the placement's walk is off: drift_step multiplies them by zero there); the sequential pass
+// then only runs the recursion. Box-Muller's outputs are floats, so the buffer holds them exactly.
+__global__ void drift_normals_kernel(DeviceProblem pb, int64_t k0, int64_t k1, float* zbuf) {
+  const int64_t n = (k1 - k0) * pb.P;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t k = k0 + i / pb.P, p = i % pb.P;
+    float* o = zbuf + i * pb.n_sensors * 6;
+    for (int s = 0; s < pb.n_sensors; ++s, o += 6) {
+      double z[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
       normals(pb, p, k, markov_normal(s), 3, z);
-      const double* w = pb.walk_q + (p * kSensors + s) * 3;  // no walk: its zero steps need no normals
+      const double* w = pb.walk_q + (p * kSensors + s) * 3;
       if (w[0] != 0.0 || w[1] != 0.0 || w[2] != 0.0) normals(pb, p, k, walk_normal(s), 3, z + 3);
-      drift_step(pb, p, s, k, k0, z, z + 3);
+      for (int j = 0; j < 6; ++j) o[j] = (float)z[j];
     }
+  }
+}
+
+// One thread per (placement, sensor), its state in registers across the chunk; the normals'
+// loads do not depend on the state, so the unrolled loop keeps several in flight.
+__global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1, const float* zbuf) {
+  const int64_t n = pb.P * pb.n_sensors;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t p = i / pb.n_sensors;
+    const int s = (int)(i % pb.n_sensors);
+    const int64_t ps = p * kSensors + s;
+    const DriftCoef c = drift_coef(pb, ps);
+    double st[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};  // set at k = 0: the first chunk reads no state
+    if (k0 > 0)
+      for (int j = 0; j < 6; ++j) st[j] = pb.bias_state[ps * 6 + j];
+#pragma unroll 8
+    for (int64_t k = k0; k < k1; ++k) {
+      const float* zf = zbuf + ((k - k0) * n + i) * 6;
+      const double z[6] = {zf[0], zf[1], zf[2], zf[3], zf[4], zf[5]};
+      drift_advance(c, k, z, z + 3, st, drift_at(pb, p, s, k, k0));
+    }
+    for (int j = 0; j < 6; ++j) pb.bias_state[ps * 6 + j] = st[j];
+  }
 }
 
 __global__ void sample_kernel(DeviceProblem pb, int64_t k0, int64_t k1) {
@@ -99,9 +127,13 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
   }
   pb.bias_state = scratch.doubles(pb.P * kSensors * 6);
   pb.drift = scratch.doubles(pb.chunk * pb.P * kSensors * 3);
+  // floats, as many as the drift buffer's doubles (n_sensors <= kSensors), rounded up
+  float* zbuf = reinterpret_cast<float*>(scratch.doubles(pb.chunk * pb.P * kSensors * 3));
   for (int64_t k0 = 0; k0 < pb.N; k0 += pb.chunk) {
     const int64_t k1 = k0 + pb.chunk < pb.N ? k0 + pb.chunk : pb.N;
-    drift_kernel<<<blocks_for(pb.P * pb.n_sensors, kSerialThreads), kSerialThreads, 0, stream>>>(pb, k0, k1);
+    drift_normals_kernel<<<blocks_for((k1 - k0) * pb.P), kThreads, 0, stream>>>(pb, k0, k1, zbuf);
+    check(cudaGetLastError(), "drift_normals_kernel");
+    drift_kernel<<<blocks_for(pb.P * pb.n_sensors, kSerialThreads), kSerialThreads, 0, stream>>>(pb, k0, k1, zbuf);
     check(cudaGetLastError(), "drift_kernel");
     sample_kernel<<<blocks_for((k1 - k0) * pb.P), kThreads, 0, stream>>>(pb, k0, k1);
     check(cudaGetLastError(), "sample_kernel");

@@ -7,14 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-out}"
 mkdir -p "$OUT"
-if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site
-fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv | tee "$OUT/gpu.txt"
-ARCH="${ANYMO_CUDA_ARCH:-90}"
-ANYMO_CUDA=ON CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=$ARCH" CMAKE_BUILD_PARALLEL_LEVEL=16 \
-  python3 -m pip install --no-build-isolation --no-deps . >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
+source scripts/gpu_build.sh || exit 1
 python3 -c "import anymo_sim; print('backends', anymo_sim.available_backends())" | tee -a "$OUT/gpu.txt"
 export PYTHONUNBUFFERED=1
 python3 -m pytest tests -q -p no:cacheprovider -m "cuda or not slow" -rs 2>&1 | tee "$OUT/tests.log" | tail -25

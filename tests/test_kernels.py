@@ -278,6 +278,29 @@ def test_finite_check_of_large_arrays(rng, dtype):
                 require_finite("y", y)
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.cuda, pytest.mark.skipif("cuda" not in anymo_sim.available_backends(), reason="no CUDA GPU")])])
+def test_finite_check_of_torch_tensors_on_their_device(rng, device):
+    """Tensors are checked where they are (on a GPU by one min/max reduction): every kind of bad
+    value anywhere is found and located, the largest and subnormal values pass."""
+    torch = pytest.importorskip("torch")
+    from anymo_sim.validate import require_finite
+
+    info = np.finfo(np.float32)
+    x = rng.normal(size=(300, 250, 3)).astype(np.float32)
+    x[7, 7] = [info.max, -info.max, info.tiny / 4]
+    x = torch.from_numpy(x).to(device)
+    require_finite("x", x)
+    require_finite("n", torch.arange(10, device=device))
+    require_finite("e", torch.empty((0, 3), device=device))
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in ((0, 0, 0), (150, 125, 1), (299, 249, 2)):
+            y = x.clone()
+            y[where] = bad
+            with pytest.raises(ValueError, match=re.escape(f"y: contains NaN or inf (first at index {where})")):
+                require_finite("y", y)
+
+
 def _sphere(T=10):
     v, f = syn.icosphere(1)
     return np.repeat(v[None], T, axis=0), f

@@ -334,21 +334,36 @@ AM_HD void normals(const DeviceProblem& pb, int64_t p, int64_t k, int m0, int n,
 // state is carried in pb.bias_state, so the drift does not depend on how samples are chunked
 // or in which order the drivers visit (placement, sensor) pairs.
 // zm, zw: its 3 Gauss-Markov and 3 random-walk normals (markov_normal(s), walk_normal(s) + 0..2).
+// drift_advance is the step itself on a state st (Gauss-Markov 3, walk 3) held anywhere (the GPU
+// keeps it in registers across a chunk); drift_step runs it on pb.bias_state.
+struct DriftCoef {
+  double phi, q[3], w[3], s0[3];
+};
+
+AM_HD DriftCoef drift_coef(const DeviceProblem& pb, int64_t ps) {
+  DriftCoef c;
+  c.phi = pb.markov_phi[ps];
+  for (int a = 0; a < 3; ++a) {
+    c.q[a] = pb.markov_q[ps * 3 + a];
+    c.w[a] = pb.walk_q[ps * 3 + a];
+    c.s0[a] = pb.markov_s0[ps * 3 + a];
+  }
+  return c;
+}
+
+AM_HD void drift_advance(const DriftCoef& c, int64_t k, const double* zm, const double* zw, double* st, double* d) {
+  for (int a = 0; a < 3; ++a) {
+    // first sample from the stationary law, so statistics hold from the start
+    st[a] = k == 0 ? c.s0[a] * zm[a] : c.phi * st[a] + c.q[a] * zm[a];
+    st[3 + a] = k == 0 ? 0.0 : st[3 + a] + c.w[a] * zw[a];
+    d[a] = st[a] + st[3 + a];
+  }
+}
+
 AM_HD void drift_step(const DeviceProblem& pb, int64_t p, int s, int64_t k, int64_t k0, const double* zm,
                       const double* zw) {
   const int64_t ps = p * kSensors + s;
-  double* st = pb.bias_state + ps * 6;
-  const double* q = pb.markov_q + ps * 3;
-  const double* w = pb.walk_q + ps * 3;
-  double* d = drift_at(pb, p, s, k, k0);
-  const double phi = pb.markov_phi[ps];
-  const double* s0 = pb.markov_s0 + ps * 3;
-  for (int a = 0; a < 3; ++a) {
-    // first sample from the stationary law, so statistics hold from the start
-    st[a] = k == 0 ? s0[a] * zm[a] : phi * st[a] + q[a] * zm[a];
-    st[3 + a] = k == 0 ? 0.0 : st[3 + a] + w[a] * zw[a];
-    d[a] = st[a] + st[3 + a];
-  }
+  drift_advance(drift_coef(pb, ps), k, zm, zw, pb.bias_state + ps * 6, drift_at(pb, p, s, k, k0));
 }
 
 // Full-scale clip and ADC quantisation: codes are rint(y / lsb) clamped to the codes of lo and

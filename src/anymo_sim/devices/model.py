@@ -334,14 +334,14 @@ def apply_device(accel, gyro, fps, device, *, seed=0, rotations=None, placement_
         "T": T, "P": P, "N": N, "fps": fps, "odr": tables["odr"], "gravity": g.tolist(),
         "mag_world": tables["mag_world"].tolist(), "seed": seed, "n_sensors": n_sensors, "resample": int(resample),
         "accel": run.ptr(A), "gyro": run.ptr(W), "rotations": None if R is None else run.ptr(R),
-        "table": run.table(table, np.float64), "table_len": len(table), "table_per_frame": float(TABLE_PER_FRAME),
-        "half_width": half, "rng_id": run.table(ids, np.uint32), "chunk": chunk,
+        "table_len": len(table), "table_per_frame": float(TABLE_PER_FRAME), "half_width": half, "chunk": chunk,
     }
+    coefficients = {"table": (table, np.float64), "rng_id": (ids, np.uint32)}
     for key in ("step", "sens", "bias", "white", "markov_phi", "markov_q", "markov_s0", "walk_q", "clip", "mount",
-                "g_sens", "soft_iron", "hard_iron", "time_offset_ns", "jitter_ns"):
-        problem[key] = run.table(tables[key], np.float64)
-    if tables["strap"] is not None:
-        problem["strap"] = run.table(tables["strap"], np.float64)
+                "g_sens", "soft_iron", "hard_iron", "time_offset_ns", "jitter_ns", "strap"):
+        if tables[key] is not None:
+            coefficients[key] = (tables[key], np.float64)
+    problem.update(run.tables(coefficients))
     if on_cuda:
         import torch
 
