@@ -12,13 +12,35 @@ namespace anymo {
 
 namespace {
 
-// One thread per (placement, world axis): the recursion is sequential in time.
+// Steps a sequential loop takes between batches of loads: a batch's inputs do not depend on the
+// recursion's state, so they are loaded together first (several loads in flight instead of one
+// latency per step: the compiler may not move a load above the previous step's store).
+constexpr int kAhead = 16;
+
+// One thread per (placement, world axis): the recursion is sequential in time. The steps of
+// strap_axis_step (device.h, the CPU's per-element path), with each batch's kinematic
+// accelerations loaded first.
 __global__ void strap_axis_kernel(DeviceProblem pb, double* out) {
   for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < pb.P * 3; q += (int64_t)gridDim.x * blockDim.x) {
     const int64_t p = q / 3;
+    const int i = (int)(q % 3);
     if (!strap_is_loose(pb, p)) continue;
-    double st[3] = {0, 0, 0};
-    for (int64_t t = 0; t < pb.T; ++t) strap_axis_step(pb, p, (int)(q % 3), t, st, out);
+    const double* k = pb.strap + p * 10;
+    double e, v, a;
+    strap_start(k, strap_kinematic(pb, p, 0, i), e, v, a);
+    for (int64_t t0 = 0; t0 < pb.T; t0 += kAhead) {
+      double an[kAhead];  // kinematic acceleration of frame t + 1
+#pragma unroll
+      for (int j = 0; j < kAhead; ++j)
+        if (t0 + j + 1 < pb.T) an[j] = strap_kinematic(pb, p, t0 + j + 1, i);
+#pragma unroll
+      for (int j = 0; j < kAhead; ++j) {
+        const int64_t t = t0 + j;
+        if (t >= pb.T) break;
+        out[(t * pb.P + p) * 3 + i] = strap_accel(k, e, v);
+        if (t + 1 < pb.T) strap_advance(k, an[j], e, v, a);
+      }
+    }
   }
 }
 
@@ -52,8 +74,8 @@ __global__ void drift_normals_kernel(DeviceProblem pb, int64_t k0, int64_t k1, f
   }
 }
 
-// One thread per (placement, sensor), its state in registers across the chunk; the normals'
-// loads do not depend on the state, so the unrolled loop keeps several in flight.
+// One thread per (placement, sensor), its state in registers across the chunk, each batch's
+// normals loaded first (kAhead).
 __global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1, const float* zbuf) {
   const int64_t n = pb.P * pb.n_sensors;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -64,11 +86,21 @@ __global__ void drift_kernel(DeviceProblem pb, int64_t k0, int64_t k1, const flo
     double st[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};  // set at k = 0: the first chunk reads no state
     if (k0 > 0)
       for (int j = 0; j < 6; ++j) st[j] = pb.bias_state[ps * 6 + j];
-#pragma unroll 8
-    for (int64_t k = k0; k < k1; ++k) {
-      const float* zf = zbuf + ((k - k0) * n + i) * 6;
-      const double z[6] = {zf[0], zf[1], zf[2], zf[3], zf[4], zf[5]};
-      drift_advance(c, k, z, z + 3, st, drift_at(pb, p, s, k, k0));
+    for (int64_t kb = k0; kb < k1; kb += kAhead) {
+      float2 zr[kAhead][3];  // 6 floats, 8-byte aligned (24 bytes per (sample, placement, sensor))
+#pragma unroll
+      for (int j = 0; j < kAhead; ++j)
+        if (kb + j < k1) {
+          const float2* zf = reinterpret_cast<const float2*>(zbuf + ((kb + j - k0) * n + i) * 6);
+          zr[j][0] = zf[0]; zr[j][1] = zf[1]; zr[j][2] = zf[2];
+        }
+#pragma unroll
+      for (int j = 0; j < kAhead; ++j) {
+        const int64_t k = kb + j;
+        if (k >= k1) break;
+        const double z[6] = {zr[j][0].x, zr[j][0].y, zr[j][1].x, zr[j][1].y, zr[j][2].x, zr[j][2].y};
+        drift_advance(c, k, z, z + 3, st, drift_at(pb, p, s, k, k0));
+      }
     }
     for (int j = 0; j < 6; ++j) pb.bias_state[ps * 6 + j] = st[j];
   }

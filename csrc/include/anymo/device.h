@@ -462,14 +462,16 @@ AM_HD void device_output(const DeviceProblem& pb, int64_t k, int64_t p, int64_t 
   const bool mag = pb.n_sensors == 3;
   // device axes from placement axes
   const M3 Rm = load9(pb.mount + p * 9);
-  for (int s = 0; s < pb.n_sensors; ++s) x[s] = mul_t(Rm, x[s]);
+  // loops over kSensors with a break, not to n_sensors: a constant trip count lets the GPU
+  // compiler unroll them and keep x and z in registers (not in local memory)
+  for (int s = 0; s < kSensors && s < pb.n_sensors; ++s) x[s] = mul_t(Rm, x[s]);
   x[1] = x[1] + mul(load9(pb.g_sens + p * 9), x[0]);
   if (mag) {
     const double* h = pb.hard_iron + p * 3;
     x[2] = mul(load9(pb.soft_iron + p * 9), x[2]) + V3{h[0], h[1], h[2]};
   }
   float* outs[kSensors] = {pb.out_accel, pb.out_gyro, pb.out_mag};
-  for (int s = 0; s < pb.n_sensors; ++s) {
+  for (int s = 0; s < kSensors && s < pb.n_sensors; ++s) {
     const int64_t ps = p * kSensors + s;
     const V3 y = mul(load9(pb.sens + ps * 9), x[s]);
     const double yv[3] = {y.x, y.y, y.z};
