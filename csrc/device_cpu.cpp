@@ -564,7 +564,9 @@ void run_device_cpu(DeviceProblem pb, bool elementwise, bool portable) {
       for (int64_t t = 0; t < pb.T; ++t)
         for (int64_t p = b; p < e; ++p)
           if (strap_is_loose(pb, p))
-            for (int i = 0; i < 3; ++i) strap_axis_step(pb, p, i, t, st.data() + p * 9 + i * 3, out);
+            for (int i = 0; i < 3; ++i)
+              strap_axis_step(pb, p, i, t, t + 1 < pb.T ? strap_kinematic(pb, p, t + 1, i) : 0.0,
+                              st.data() + p * 9 + i * 3, out);
     }
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < pb.T * P; ++j) strap_output(pb, j, out);

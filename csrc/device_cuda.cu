@@ -17,29 +17,21 @@ namespace {
 // latency per step: the compiler may not move a load above the previous step's store).
 constexpr int kAhead = 16;
 
-// One thread per (placement, world axis): the recursion is sequential in time. The steps of
-// strap_axis_step (device.h, the CPU's per-element path), with each batch's kinematic
-// accelerations loaded first.
+// One thread per (placement, world axis): the recursion is sequential in time; each batch's
+// kinematic accelerations are loaded first.
 __global__ void strap_axis_kernel(DeviceProblem pb, double* out) {
   for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < pb.P * 3; q += (int64_t)gridDim.x * blockDim.x) {
     const int64_t p = q / 3;
     const int i = (int)(q % 3);
     if (!strap_is_loose(pb, p)) continue;
-    const double* k = pb.strap + p * 10;
-    double e, v, a;
-    strap_start(k, strap_kinematic(pb, p, 0, i), e, v, a);
+    double st[3] = {0.0, 0.0, 0.0};
     for (int64_t t0 = 0; t0 < pb.T; t0 += kAhead) {
       double an[kAhead];  // kinematic acceleration of frame t + 1
 #pragma unroll
-      for (int j = 0; j < kAhead; ++j)
-        if (t0 + j + 1 < pb.T) an[j] = strap_kinematic(pb, p, t0 + j + 1, i);
+      for (int j = 0; j < kAhead; ++j) an[j] = t0 + j + 1 < pb.T ? strap_kinematic(pb, p, t0 + j + 1, i) : 0.0;
 #pragma unroll
-      for (int j = 0; j < kAhead; ++j) {
-        const int64_t t = t0 + j;
-        if (t >= pb.T) break;
-        out[(t * pb.P + p) * 3 + i] = strap_accel(k, e, v);
-        if (t + 1 < pb.T) strap_advance(k, an[j], e, v, a);
-      }
+      for (int j = 0; j < kAhead; ++j)
+        if (t0 + j < pb.T) strap_axis_step(pb, p, i, t0 + j, an[j], st, out);
     }
   }
 }
@@ -125,11 +117,12 @@ class Scratch {
   ~Scratch() {
     for (void* p : held_) cudaFreeAsync(p, stream_);
   }
-  double* doubles(int64_t n) {
+  template <class T = double>
+  T* take(int64_t n) {
     void* p = nullptr;
-    check(cudaMallocAsync(&p, (size_t)(n > 0 ? n : 1) * sizeof(double), stream_), "cudaMallocAsync");
+    check(cudaMallocAsync(&p, (size_t)(n > 0 ? n : 1) * sizeof(T), stream_), "cudaMallocAsync");
     held_.push_back(p);
-    return static_cast<double*>(p);
+    return static_cast<T*>(p);
   }
 
  private:
@@ -144,7 +137,7 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
   if (pb.chunk < 1) pb.chunk = 1;
   Scratch scratch(stream);
   if (pb.strap) {
-    double* out = scratch.doubles(pb.T * pb.P * 3);
+    double* out = scratch.take(pb.T * pb.P * 3);
     strap_axis_kernel<<<blocks_for(pb.P * 3, kSerialThreads), kSerialThreads, 0, stream>>>(pb, out);
     check(cudaGetLastError(), "strap_axis_kernel");
     strap_output_kernel<<<blocks_for(pb.T * pb.P), kThreads, 0, stream>>>(pb, out);
@@ -152,15 +145,14 @@ void run_device_cuda(DeviceProblem pb, uintptr_t stream_handle) {
     pb.strap_force = out;
   }
   if (pb.n_sensors == 3) {
-    double* out = scratch.doubles(pb.T * pb.P * 3);
+    double* out = scratch.take(pb.T * pb.P * 3);
     mag_local_kernel<<<blocks_for(pb.T * pb.P), kThreads, 0, stream>>>(pb, out);
     check(cudaGetLastError(), "mag_local_kernel");
     pb.mag_local = out;
   }
-  pb.bias_state = scratch.doubles(pb.P * kSensors * 6);
-  pb.drift = scratch.doubles(pb.chunk * pb.P * kSensors * 3);
-  // floats, as many as the drift buffer's doubles (n_sensors <= kSensors), rounded up
-  float* zbuf = reinterpret_cast<float*>(scratch.doubles(pb.chunk * pb.P * kSensors * 3));
+  pb.bias_state = scratch.take(pb.P * kSensors * 6);
+  pb.drift = scratch.take(pb.chunk * pb.P * kSensors * 3);
+  float* zbuf = scratch.take<float>(pb.chunk * pb.P * pb.n_sensors * 6);  // the drift's normals
   for (int64_t k0 = 0; k0 < pb.N; k0 += pb.chunk) {
     const int64_t k1 = k0 + pb.chunk < pb.N ? k0 + pb.chunk : pb.N;
     drift_normals_kernel<<<blocks_for((k1 - k0) * pb.P), kThreads, 0, stream>>>(pb, k0, k1, zbuf);

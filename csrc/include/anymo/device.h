@@ -277,13 +277,15 @@ AM_HD void strap_advance(const double* k, double an, double& e, double& v, doubl
 }
 
 // One frame t of axis i of a loose-strapped placement p: writes a_dev into out (T, P, 3) and
-// advances the state st = (e, v, a). Drivers skip rigid placements (strap coefficient 8 is 0).
-AM_HD void strap_axis_step(const DeviceProblem& pb, int64_t p, int i, int64_t t, double* st, double* out) {
+// advances the state st = (e, v, a). an: strap_kinematic of frame t + 1 (not read at the last
+// frame), an argument so that a driver can load it ahead (the GPU's sequential loop does).
+// Drivers skip rigid placements (strap coefficient 8 is 0).
+AM_HD void strap_axis_step(const DeviceProblem& pb, int64_t p, int i, int64_t t, double an, double* st, double* out) {
   const double* k = pb.strap + p * 10;
   double e = st[0], v = st[1], a = st[2];
   if (t == 0) strap_start(k, strap_kinematic(pb, p, 0, i), e, v, a);
   out[(t * pb.P + p) * 3 + i] = strap_accel(k, e, v);
-  if (t + 1 < pb.T) strap_advance(k, strap_kinematic(pb, p, t + 1, i), e, v, a);
+  if (t + 1 < pb.T) strap_advance(k, an, e, v, a);
   st[0] = e; st[1] = v; st[2] = a;
 }
 
